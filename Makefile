@@ -1,0 +1,49 @@
+# Stylefinder: two commands on a fresh machine.
+#   make demo   set up .venv, install, build the demo gallery, serve http://127.0.0.1:$(PORT)
+#   make test   install the dev requirements (and Chromium if missing), lint, run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMPS := .stamps
+
+.PHONY: demo serve test lint format install install-dev system-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || { bash scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMPS)/requirements: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/requirements-dev: requirements-dev.txt requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/requirements
+
+install: $(STAMPS)/requirements
+install-dev: $(STAMPS)/requirements-dev
+
+system-deps:
+	bash scripts/ensure-system-deps.sh browser
+
+demo: install
+	$(PY) manage.py demo
+	$(MAKE) serve
+
+serve: install
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: install-dev system-deps lint
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(STAMPS) test-output .pytest_cache .ruff_cache

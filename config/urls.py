@@ -1,0 +1,27 @@
+"""Top-level URLs: admin, API, public gallery, and local media in the embedded default."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("recommender.api.urls")),
+    path("", include("gallery.urls")),
+]
+
+if settings.STYLEFINDER_SERVE_MEDIA:
+    media_prefix = settings.MEDIA_URL.lstrip("/")
+    urlpatterns += [
+        re_path(
+            rf"^{media_prefix}(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+            name="media",
+        )
+    ]
+
+admin.site.site_header = "Stylefinder"
+admin.site.site_title = "Stylefinder admin"
+admin.site.index_title = "Your photo library"

@@ -1,0 +1,151 @@
+"""Business logic of the photo library. `ingest_photo` is the only way a photo gets in."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+
+from .imaging import ImageRejected, inspect_image, sha256_of
+from .models import Photo
+from .pipeline import request_processing
+
+logger = logging.getLogger(__name__)
+
+
+class IngestError(Exception):
+    """A photo was not added; `str(error)` tells the uploader why."""
+
+
+class PhotoRejected(IngestError):
+    pass
+
+
+class DuplicatePhoto(IngestError):
+    def __init__(self, existing: Photo):
+        self.existing = existing
+        super().__init__(
+            f"Already in the library as “{existing.display_title}” (photo #{existing.pk})."
+        )
+
+
+def title_from_filename(filename: str) -> str:
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())[:200].capitalize()
+
+
+def find_duplicate(stream: IO[bytes]) -> Photo | None:
+    """The photo already stored with the same content, if any (cheap: hashing only)."""
+    digest, _ = sha256_of(stream)
+    return Photo.objects.filter(sha256=digest).first()
+
+
+def ingest_photo(
+    file: IO[bytes],
+    *,
+    original_filename: str | None = None,
+    title: str | None = None,
+    description: str = "",
+    published: bool = True,
+) -> Photo:
+    """Validate, store and register one photo, then have it processed after the commit.
+
+    Raises `PhotoRejected` (not an accepted image, too large, damaged, decompression bomb) or
+    `DuplicatePhoto` (same content already stored). Either way nothing is written.
+    """
+    filename = os.path.basename(original_filename or getattr(file, "name", "") or "photo")
+    try:
+        info = inspect_image(
+            file,
+            max_bytes=settings.STYLEFINDER_MAX_UPLOAD_BYTES,
+            max_pixels=settings.STYLEFINDER_MAX_PIXELS,
+        )
+    except ImageRejected as exc:
+        raise PhotoRejected(f"{filename}: {exc}") from exc
+
+    existing = Photo.objects.filter(sha256=info.sha256).first()
+    if existing is not None:
+        raise DuplicatePhoto(existing)
+
+    photo = Photo(
+        original_filename=filename[:255],
+        title=(title if title is not None else title_from_filename(filename)),
+        description=description,
+        published=published,
+        sha256=info.sha256,
+        file_size=info.file_size,
+        image_format=info.image_format,
+        width=info.width,
+        height=info.height,
+        status=Photo.Status.PENDING,
+        **info.exif.as_model_fields(),
+    )
+    file.seek(0)
+    stored_name = photo.original.storage.save(
+        f"originals/{uuid.uuid4().hex}{info.extension}", File(file)
+    )
+    photo.original.name = stored_name
+    try:
+        with transaction.atomic():
+            photo.save()
+            request_processing(photo.pk)
+    except IntegrityError as exc:
+        # Another upload of the same bytes won the race: keep theirs, drop our copy.
+        photo.original.storage.delete(stored_name)
+        existing = Photo.objects.filter(sha256=info.sha256).first()
+        if existing is not None:
+            raise DuplicatePhoto(existing) from exc
+        raise
+    except BaseException:
+        photo.original.storage.delete(stored_name)
+        raise
+    logger.info("Ingested photo %s (%s)", photo.pk, filename)
+    return photo
+
+
+def reprocess_photos(photos: Iterable[Photo]) -> int:
+    """Queue photos for processing again (admin action); returns how many were queued."""
+    count = 0
+    for photo in photos:
+        Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PENDING, error="")
+        request_processing(photo.pk)
+        count += 1
+    return count
+
+
+def set_published(photos: Iterable[Photo], published: bool) -> int:
+    ids = [photo.pk for photo in photos]
+    return Photo.objects.filter(pk__in=ids).update(published=published)
+
+
+@dataclass
+class ImportReport:
+    """Outcome of ingesting many files: used by the admin upload and the import command."""
+
+    imported: list[Photo]
+    duplicates: list[tuple[str, Photo]]
+    rejected: list[tuple[str, str]]
+
+    @classmethod
+    def empty(cls) -> ImportReport:
+        return cls(imported=[], duplicates=[], rejected=[])
+
+    def add(self, name: str, file: IO[bytes], **meta) -> None:
+        try:
+            self.imported.append(ingest_photo(file, original_filename=name, **meta))
+        except DuplicatePhoto as exc:
+            self.duplicates.append((name, exc.existing))
+        except PhotoRejected as exc:
+            self.rejected.append((name, str(exc).removeprefix(f"{os.path.basename(name)}: ")))
+
+    def merge(self, other: ImportReport) -> None:
+        self.imported += other.imported
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
