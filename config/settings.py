@@ -142,6 +142,13 @@ STYLEFINDER_MAX_ZIP_MEMBERS = env_int("STYLEFINDER_MAX_ZIP_MEMBERS", 2000)
 STYLEFINDER_GALLERY_PAGE_SIZE = env_int("STYLEFINDER_GALLERY_PAGE_SIZE", 24)
 STYLEFINDER_SITE_TITLE = env_str("STYLEFINDER_SITE_TITLE", "Stylefinder")
 
+# --- Recommender ------------------------------------------------------------------------------
+# Extractors run on every photo; "cnn" is skipped (and reported) when no weights can be had.
+STYLEFINDER_EXTRACTORS = env_list("STYLEFINDER_EXTRACTORS", ["style", "cnn"])
+# Forces one recommendation strategy for every visitor (empty: the default, style_knn).
+STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
+STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
+
 # --- Auth, i18n -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,16 +11,16 @@ urlpatterns = [
     path("", include("gallery.urls")),
 ]
 
+
+
+def serve_media(request, path):
+    """Local media for the embedded default (MEDIA_ROOT read per request, not at import)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if settings.STYLEFINDER_SERVE_MEDIA:
     media_prefix = settings.MEDIA_URL.lstrip("/")
-    urlpatterns += [
-        re_path(
-            rf"^{media_prefix}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-            name="media",
-        )
-    ]
+    urlpatterns += [re_path(rf"^{media_prefix}(?P<path>.*)$", serve_media, name="media")]
 
 admin.site.site_header = "Stylefinder"
 admin.site.site_title = "Stylefinder admin"

@@ -203,9 +203,7 @@ def read_exif(image: Image.Image) -> ExifData:
     if isinstance(iso_raw, (tuple, list)):
         iso_raw = iso_raw[0] if iso_raw else None
     iso = _as_float(iso_raw)
-    taken_at = _parse_exif_datetime(
-        sub.get(tags.DateTimeOriginal) or exif.get(tags.DateTime)
-    )
+    taken_at = _parse_exif_datetime(sub.get(tags.DateTimeOriginal) or exif.get(tags.DateTime))
     if taken_at is not None:
         from django.utils import timezone
 
@@ -248,9 +246,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             if image.mode not in ("RGB", "CMYK", "L"):
                 image = image.convert("RGB")
-            converted = ImageCms.profileToProfile(
-                image, source, _SRGB_PROFILE, outputMode="RGB"
-            )
+            converted = ImageCms.profileToProfile(image, source, _SRGB_PROFILE, outputMode="RGB")
             if converted is not None:
                 return converted
         except (ImageCms.PyCMSError, OSError, ValueError):

@@ -61,18 +61,20 @@ class Photo(models.Model):
     def __str__(self) -> str:
         return self.display_title
 
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:photo", args=[self.pk])
+
     @property
     def display_title(self) -> str:
         return self.title or self.original_filename or f"Photo {self.pk}"
 
     @property
     def alt_text(self) -> str:
-        return self.description.strip().splitlines()[0] if self.description.strip() else (
-            self.display_title
+        return (
+            self.description.strip().splitlines()[0]
+            if self.description.strip()
+            else (self.display_title)
         )
-
-    def get_absolute_url(self) -> str:
-        return reverse("gallery:photo", args=[self.pk])
 
     @property
     def orientation(self) -> str:

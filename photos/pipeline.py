@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .models import Photo
 from .renditions import make_renditions
+from .signals import announce_change
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ _enqueue: Callable[[int], None] | None = None
 
 
 def register_step(step: ProcessingStep) -> ProcessingStep:
-    """Add a step run for every photo after its renditions (idempotent: registering twice is one)."""
+    """Add a step run for every photo after its renditions (registering twice adds it once)."""
     if step not in _steps:
         _steps.append(step)
     return step
@@ -50,13 +51,19 @@ def process_photo(photo_id: int) -> Photo | None:
     if photo is None:
         logger.warning("process_photo: photo %s no longer exists", photo_id)
         return None
+    written: list[str] = []
     try:
         with transaction.atomic():
-            make_renditions(photo)
+            make_renditions(photo, written)
             for step in _steps:
                 step(photo)
     except Exception as exc:
         logger.exception("Processing photo %s failed", photo_id)
+        for name in written:  # the rows were rolled back; their new files go too
+            try:
+                photo.original.storage.delete(name)
+            except Exception:
+                logger.warning("Could not remove rendition file %s", name, exc_info=True)
         Photo.objects.filter(pk=photo_id).update(
             status=Photo.Status.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -69,5 +76,6 @@ def process_photo(photo_id: int) -> Photo | None:
             processed_at=timezone.now(),
             updated_at=timezone.now(),
         )
+    announce_change([photo_id])
     photo.refresh_from_db()
     return photo

@@ -34,8 +34,13 @@ def _encode_webp(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def make_renditions(photo: Photo) -> list[Rendition]:
-    """(Re)create every rendition of `photo`; idempotent, old files are removed after commit."""
+def make_renditions(photo: Photo, written: list[str] | None = None) -> list[Rendition]:
+    """(Re)create every rendition of `photo`; idempotent, old files are removed after commit.
+
+    The names of the files written are appended to `written`, so that a caller whose transaction
+    fails later can remove them (a rollback does not undo storage).
+    """
+    written = [] if written is None else written
     largest = max(spec.max_side for spec in SPECS)
     with photo.original.open("rb") as original:
         base = open_normalized(original, max_side=largest)
@@ -51,12 +56,16 @@ def make_renditions(photo: Photo) -> list[Rendition]:
         if existing is not None:
             replaced_files.append(existing.file.name)
             existing.file.save(name, content, save=False)
+            written.append(existing.file.name)
             existing.width, existing.height = image.size
             existing.save()
             created.append(existing)
         else:
-            rendition = Rendition(photo=photo, spec=spec.name, width=image.width, height=image.height)
+            rendition = Rendition(
+                photo=photo, spec=spec.name, width=image.width, height=image.height
+            )
             rendition.file.save(name, content, save=False)
+            written.append(rendition.file.name)
             rendition.save()
             created.append(rendition)
     storage = photo.original.storage

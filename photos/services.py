@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from .imaging import ImageRejected, inspect_image, sha256_of
 from .models import Photo
 from .pipeline import request_processing
+from .signals import announce_change
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class DuplicatePhoto(IngestError):
 
 def title_from_filename(filename: str) -> str:
     stem = os.path.splitext(os.path.basename(filename))[0]
-    return " ".join(stem.replace("_", " ").replace("-", " ").split())[:200].capitalize()
+    title = " ".join(stem.replace("_", " ").replace("-", " ").split())[:200]
+    return title[:1].upper() + title[1:]  # keep "DSC02493" and "NYC" as written
 
 
 def find_duplicate(stream: IO[bytes]) -> Photo | None:
@@ -122,7 +124,9 @@ def reprocess_photos(photos: Iterable[Photo]) -> int:
 
 def set_published(photos: Iterable[Photo], published: bool) -> int:
     ids = [photo.pk for photo in photos]
-    return Photo.objects.filter(pk__in=ids).update(published=published)
+    count = Photo.objects.filter(pk__in=ids).update(published=published)
+    announce_change(ids)
+    return count
 
 
 @dataclass
@@ -144,6 +148,9 @@ class ImportReport:
             self.duplicates.append((name, exc.existing))
         except PhotoRejected as exc:
             self.rejected.append((name, str(exc).removeprefix(f"{os.path.basename(name)}: ")))
+        except Exception as exc:  # storage or database trouble: report it, keep the batch going
+            logger.exception("Could not ingest %s", name)
+            self.rejected.append((name, f"Could not be stored ({type(exc).__name__}: {exc})."))
 
     def merge(self, other: ImportReport) -> None:
         self.imported += other.imported

@@ -1,10 +1,22 @@
-"""Files follow their rows: when a photo or rendition is deleted, its file goes after the commit."""
+"""Signals of the photo library.
+
+`library_changed` tells other apps (the recommender) that the set of photos, or what they look
+like, changed: a photo was processed, deleted, edited, published or hidden. Files follow their
+rows: when a photo or rendition is deleted, its file goes after the commit.
+"""
 
 from django.db import transaction
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal, receiver
 
 from .models import Photo, Rendition
+
+#: sent with `photo_ids` (list of ints) after the change is committed
+library_changed = Signal()
+
+
+def announce_change(photo_ids: list[int]) -> None:
+    transaction.on_commit(lambda: library_changed.send(sender=Photo, photo_ids=photo_ids))
 
 
 def _delete_file_on_commit(field_file) -> None:
@@ -16,6 +28,13 @@ def _delete_file_on_commit(field_file) -> None:
 @receiver(post_delete, sender=Photo)
 def delete_original(sender, instance: Photo, **kwargs) -> None:
     _delete_file_on_commit(instance.original)
+    announce_change([instance.pk])
+
+
+@receiver(post_save, sender=Photo)
+def photo_saved(sender, instance: Photo, created: bool, **kwargs) -> None:
+    if not created:  # a new photo counts once it has been processed
+        announce_change([instance.pk])
 
 
 @receiver(post_delete, sender=Rendition)

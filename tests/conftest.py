@@ -15,6 +15,17 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def style_features_only(settings):
+    """Unit tests run on the fast style features; CNN tests opt in with the shared model."""
+    settings.STYLEFINDER_EXTRACTORS = ["style"]
+    from recommender.selectors import space_cache
+
+    space_cache.clear()
+    yield
+    space_cache.clear()
+
+
 @pytest.fixture
 def ingest(db, django_capture_on_commit_callbacks):
     """Ingest a file and run the after-commit processing, as a real request would."""

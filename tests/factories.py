@@ -8,7 +8,9 @@ import numpy as np
 from PIL import Image
 
 
-def gradient_image(size: tuple[int, int] = (64, 48), mode: str = "RGB", seed: int = 0) -> Image.Image:
+def gradient_image(
+    size: tuple[int, int] = (64, 48), mode: str = "RGB", seed: int = 0
+) -> Image.Image:
     """A smooth colour gradient plus a little noise, so every seed gives different bytes."""
     width, height = size
     rng = np.random.default_rng(seed)
@@ -93,7 +95,9 @@ def adobe_rgb_icc_profile() -> bytes:
         + b"acsp"
         + b"\0" * 24  # platform, flags, manufacturer, model, attributes
         + struct.pack(">I", 0)  # rendering intent: perceptual
-        + s15(0.9642) + s15(1.0) + s15(0.8249)
+        + s15(0.9642)
+        + s15(1.0)
+        + s15(0.8249)
         + b"lcms"
         + b"\0" * 44
     )

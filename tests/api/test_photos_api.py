@@ -15,8 +15,17 @@ def test_list_has_the_documented_fields_and_absolute_urls(client, photos):
     body = response.json()
     assert body["count"] == 5
     item = body["results"][0]
-    for key in ("id", "title", "original_filename", "status", "width", "height",
-                "thumbnail_url", "image_url", "cluster"):
+    for key in (
+        "id",
+        "title",
+        "original_filename",
+        "status",
+        "width",
+        "height",
+        "thumbnail_url",
+        "image_url",
+        "cluster",
+    ):
         assert key in item
     assert item["status"] == "ready"
     assert item["thumbnail_url"].startswith("http://testserver/media/renditions/")

@@ -73,6 +73,7 @@ def test_original_is_kept_byte_for_byte_under_a_random_name(ingest):
         assert fh.read() == data
     assert photo.file_size == len(data)
     assert photo.title == "Holiday"
+    assert ingest(image_file("DSC_0042-NYC.jpg", seed=4)).title == "DSC 0042 NYC"
 
 
 def test_large_photo_gets_downscaled_renditions(ingest):
@@ -270,7 +271,7 @@ def test_duplicates_are_reported_not_stored_twice(ingest, media_root):
 
 
 def test_a_failing_processing_step_marks_the_photo_failed_and_can_be_retried(
-    ingest, django_capture_on_commit_callbacks
+    ingest, django_capture_on_commit_callbacks, media_root
 ):
     calls: list[int] = []
 
@@ -284,8 +285,10 @@ def test_a_failing_processing_step_marks_the_photo_failed_and_can_be_retried(
         photo = ingest(image_file("flaky.jpg"))
         assert photo.status == Photo.Status.FAILED
         assert "feature extractor crashed" in photo.error
-        # The original survives a failure; the failed step's work was rolled back.
+        # The original survives a failure; the failed step's work was rolled back, files too.
         assert photo.original.storage.exists(photo.original.name)
+        assert Rendition.objects.filter(photo=photo).count() == 0
+        assert not list((media_root / "renditions").glob("*"))
 
         with django_capture_on_commit_callbacks(execute=True):
             reprocess_photos([photo])

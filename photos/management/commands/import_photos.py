@@ -1,0 +1,163 @@
+"""``python manage.py import_photos DIR [--recursive] [--unpublished]``
+
+Ingests every image file in a folder through `ingest_photo`, with a progress bar. Resumable: each
+file is hashed first and skipped if its content is already in the library, so running the command
+again after an interruption only does the remaining work and never imports a photo twice.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from photos.models import Photo
+from photos.services import ImportReport, find_duplicate
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
+
+
+def find_image_files(root: Path, recursive: bool = False) -> list[Path]:
+    """Image files under `root` by extension (case-insensitive), hidden ones left out, sorted."""
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    found = []
+    for path in candidates:
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the photos (JPEG, PNG, WebP, TIFF) in a folder. Files already in the library "
+        "(same content) are skipped, so the command can be run again to resume."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", help="Folder holding the photos.")
+        parser.add_argument(
+            "--recursive", "-r", action="store_true", help="Also import from sub-folders."
+        )
+        parser.add_argument(
+            "--unpublished",
+            action="store_true",
+            help="Import the photos hidden from visitors (publish them later in the admin).",
+        )
+
+    def handle(self, *args, directory: str, recursive: bool, unpublished: bool, **options):
+        root = Path(directory).expanduser()
+        if not root.exists():
+            raise CommandError(f"{directory}: no such directory.")
+        if not root.is_dir():
+            raise CommandError(f"{directory}: not a directory.")
+        root = root.resolve()
+
+        files = find_image_files(root, recursive=recursive)
+        if not files:
+            where = "in or under" if recursive else "in"
+            hint = "" if recursive else " (use --recursive to include sub-folders)"
+            raise CommandError(
+                f"No image files (.jpg, .jpeg, .png, .webp, .tif, .tiff) {where} {root}{hint}."
+            )
+
+        report = self.import_files(
+            root, files, published=not unpublished, verbosity=options["verbosity"]
+        )
+        self.print_summary(report)
+
+        if report.rejected and not report.imported and not report.duplicates:
+            raise CommandError(f"None of the {len(files)} files could be imported.")
+
+    def import_files(
+        self, root: Path, files: list[Path], *, published: bool, verbosity: int
+    ) -> ImportReport:
+        report = ImportReport.empty()
+        stream = getattr(self.stderr, "_out", sys.stderr)
+        interactive = hasattr(stream, "isatty") and stream.isatty()
+        progress = tqdm(
+            files,
+            desc="Importing",
+            unit="photo",
+            file=stream,
+            dynamic_ncols=interactive,
+            # Not a terminal (a log, CI): an occasional line instead of a redrawn bar.
+            mininterval=0.1 if interactive else 30,
+            disable=verbosity == 0,
+        )
+        # Log lines (e.g. "Ingested photo …") are printed above the bar instead of through it.
+        with logging_redirect_tqdm(tqdm_class=tqdm):
+            for path in progress:
+                name = path.relative_to(root).as_posix()
+                try:
+                    with path.open("rb") as file:
+                        existing = find_duplicate(file)
+                        if existing is not None:
+                            report.duplicates.append((name, existing))
+                            outcome = "already present"
+                        else:
+                            before = len(report.imported), len(report.duplicates)
+                            report.add(name, file, published=published)
+                            if len(report.imported) > before[0]:
+                                outcome = "imported"
+                            elif len(report.duplicates) > before[1]:
+                                outcome = "already present"
+                            else:
+                                outcome = f"rejected: {report.rejected[-1][1]}"
+                except OSError as exc:
+                    report.rejected.append((name, f"The file could not be read: {exc}"))
+                    outcome = "unreadable"
+                if verbosity >= 2:
+                    progress.write(f"{name}: {outcome}", file=stream)
+        progress.close()
+        return report
+
+    def print_summary(self, report: ImportReport) -> None:
+        imported, present, rejected = (
+            len(report.imported),
+            len(report.duplicates),
+            len(report.rejected),
+        )
+        line = f"Imported {imported}, already present {present}, rejected {rejected}."
+        style = self.style.SUCCESS if imported or not rejected else self.style.WARNING
+        self.stdout.write(style(line))
+
+        if report.imported:
+            ids = [photo.pk for photo in report.imported]
+            statuses = Counter(Photo.objects.filter(pk__in=ids).values_list("status", flat=True))
+            self.stdout.write(
+                "Processing: "
+                + ", ".join(
+                    f"{statuses.get(status, 0)} {status.label.lower()}" for status in Photo.Status
+                )
+                + "."
+            )
+            failed = Photo.objects.filter(pk__in=ids, status=Photo.Status.FAILED)
+            for photo in failed:
+                self.stdout.write(
+                    self.style.WARNING(f"  failed: {photo.original_filename}: {photo.error}")
+                )
+
+        if report.duplicates:
+            present_ids = {photo.pk for _, photo in report.duplicates}
+            failed_before = Photo.objects.filter(
+                pk__in=present_ids, status=Photo.Status.FAILED
+            ).count()
+            if failed_before:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{failed_before} of the photos already present failed processing "
+                        "earlier; re-process them in the admin (filter by status: Failed)."
+                    )
+                )
+
+        if report.rejected:
+            self.stdout.write(self.style.WARNING("Rejected:"))
+            for name, reason in report.rejected:
+                self.stdout.write(f"  {name}: {reason}")
