@@ -1,0 +1,95 @@
+"""Read-only queries of the public gallery (the views stay thin; DESIGN.md §8).
+
+Gallery order is newest first: `-created_at`, then `-id` so photos created in the same instant
+still have one stable order. "Previous" is the neighbour shown before a photo in that order (the
+newer one), "next" the one after it (the older one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.paginator import InvalidPage, Page, Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from photos.models import Photo
+
+GALLERY_ORDER = ("-created_at", "-id")
+
+
+def gallery_page_size() -> int:
+    return max(1, int(settings.STYLEFINDER_GALLERY_PAGE_SIZE))
+
+
+def public_photos() -> QuerySet[Photo]:
+    """Every photo a visitor may see, with renditions, in gallery order."""
+    return Photo.objects.public().with_renditions().order_by(*GALLERY_ORDER)
+
+
+def gallery_page(page_number: str | int | None) -> Page:
+    """One page of the public gallery.
+
+    `None` or "" is the first page and "last" the last one. Anything else that is not a page
+    of the gallery (not a number, below 1, past the end) raises `Http404`, never a server error.
+    """
+    paginator = Paginator(public_photos(), gallery_page_size())
+    if page_number in (None, ""):
+        page_number = 1
+    elif page_number == "last":
+        page_number = paginator.num_pages
+    try:
+        return paginator.page(page_number)
+    except InvalidPage as exc:  # PageNotAnInteger or EmptyPage
+        raise Http404("No such gallery page.") from exc
+
+
+def photo_for_viewer(pk: int, *, is_staff: bool) -> tuple[Photo, bool]:
+    """The photo `pk` with its renditions and whether it is public.
+
+    Visitors only get public photos (anything else is a 404); staff get any photo so they can
+    preview what is unpublished, still processing or failed.
+    """
+    photos = Photo.objects.with_renditions()
+    if not is_staff:
+        photo = photos.public().filter(pk=pk).first()
+        if photo is None:
+            raise Http404("No such photo.")
+        return photo, True
+    photo = photos.filter(pk=pk).first()
+    if photo is None:
+        raise Http404("No such photo.")
+    return photo, Photo.objects.public().filter(pk=photo.pk).exists()
+
+
+def _newer_than(photo: Photo) -> Q:
+    return Q(created_at__gt=photo.created_at) | Q(created_at=photo.created_at, id__gt=photo.pk)
+
+
+def _older_than(photo: Photo) -> Q:
+    return Q(created_at__lt=photo.created_at) | Q(created_at=photo.created_at, id__lt=photo.pk)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    previous: Photo | None  # shown before the photo in the gallery (newer)
+    next: Photo | None  # shown after it (older)
+
+
+def photo_neighbours(photo: Photo) -> Neighbours:
+    """The public photos just before and just after `photo` in gallery order.
+
+    Works for a photo that is not public itself (a staff preview): its neighbours are the public
+    photos around the place it would take.
+    """
+    public = Photo.objects.public().only("id", "title", "original_filename", "created_at")
+    previous = public.filter(_newer_than(photo)).order_by("created_at", "id").first()
+    following = public.filter(_older_than(photo)).order_by(*GALLERY_ORDER).first()
+    return Neighbours(previous=previous, next=following)
+
+
+def gallery_page_number_of(photo: Photo) -> int:
+    """The gallery page on which `photo` appears (or would appear), for "back to gallery"."""
+    before = Photo.objects.public().filter(_newer_than(photo)).count()
+    return before // gallery_page_size() + 1

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "gallery"
+
+urlpatterns = [
+    path("", views.gallery_index, name="index"),
+    path("photos/<int:pk>/", views.photo_detail, name="photo"),
+]

@@ -1,0 +1,142 @@
+"""Fixtures for tests that drive headless Chromium through Playwright (`@pytest.mark.browser`).
+
+Chromium is the system one (/usr/bin/chromium): `playwright install` is never needed or run.
+Without it the browser tests are skipped, except on CI (CI=true) where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Playwright's own time-outs are in milliseconds; a few seconds, never minutes.
+ACTION_TIMEOUT_MS = 5_000
+NAVIGATION_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def test_output_dir() -> Path:
+    """Where screenshots go: $STYLEFINDER_TEST_OUTPUT, or test-output/ in the repository."""
+    path = Path(os.environ.get("STYLEFINDER_TEST_OUTPUT", REPO_ROOT / "test-output"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def allow_orm_beside_playwright():
+    """Playwright's sync API runs an asyncio event loop in this thread; Django refuses database
+    access from a thread with a running loop unless told it is safe (it is: the loop is idle).
+    Set only while a browser is open, so the check stays on for every other test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(allow_orm_beside_playwright):
+    """One headless Chromium per test module (the event loop stops with it)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM}: browser tests need the system Chromium."
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageProblems:
+    """What went wrong in the page: console errors, uncaught exceptions, off-site requests."""
+
+    def __init__(self) -> None:
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.external_requests: list[str] = []
+        self.failed_requests: list[str] = []
+
+    def assert_none(self) -> None:
+        assert not self.page_errors, self.page_errors
+        assert not self.console_errors, self.console_errors
+        assert not self.external_requests, self.external_requests
+        assert not self.failed_requests, self.failed_requests
+
+
+def _new_page(browser, live_server, **context_options):
+    problems = PageProblems()
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        device_scale_factor=1,
+        service_workers="block",
+        **context_options,
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    server = urlsplit(live_server.url).netloc
+
+    def only_this_site(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == server:
+            route.continue_()
+        else:
+            # The site must never reach out (no CDNs, fonts or trackers): record and refuse.
+            problems.external_requests.append(url)
+            route.abort()
+
+    context.route("**/*", only_this_site)
+    page = context.new_page()
+
+    def on_console(message):
+        if message.type == "error":
+            problems.console_errors.append(message.text)
+
+    def on_response(response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            problems.failed_requests.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+    page.on("response", on_response)
+    page.problems = problems
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A fresh light-mode page; `page.problems` collects errors and off-site requests."""
+    context, page = _new_page(browser, live_server, color_scheme="light")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def dark_page(browser, live_server) -> Iterator:
+    """Like `page`, with the operating system asking for a dark colour scheme."""
+    context, page = _new_page(browser, live_server, color_scheme="dark")
+    try:
+        yield page
+    finally:
+        context.close()
