@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from photos.models import Photo
+
+from ..selectors import Recommendation
+
+
+def absolute(request, url: str | None) -> str | None:
+    if url and request is not None:
+        return request.build_absolute_uri(url)
+    return url
 
 
 class PhotoSerializer(serializers.ModelSerializer):
@@ -31,21 +40,54 @@ class PhotoSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def _absolute(self, url: str | None) -> str | None:
-        request = self.context.get("request")
-        if url and request is not None:
-            return request.build_absolute_uri(url)
-        return url
-
     def get_thumbnail_url(self, photo: Photo) -> str | None:
-        return self._absolute(photo.rendition_url("thumb"))
+        return absolute(self.context.get("request"), photo.rendition_url("thumb"))
 
     def get_image_url(self, photo: Photo) -> str | None:
-        return self._absolute(photo.rendition_url("display"))
+        return absolute(self.context.get("request"), photo.rendition_url("display"))
 
     def get_page_url(self, photo: Photo) -> str:
-        return self._absolute(photo.get_absolute_url())
+        return absolute(self.context.get("request"), photo.get_absolute_url())
 
     def get_cluster(self, photo: Photo) -> int | None:
         # Albums arrive with the clustering issue; until then no photo belongs to one.
         return None
+
+
+class SimilarQuerySerializer(serializers.Serializer):
+    k = serializers.IntegerField(min_value=1, default=10)
+
+    def validate_k(self, value: int) -> int:
+        limit = settings.STYLEFINDER_MAX_SIMILAR
+        if value > limit:
+            raise serializers.ValidationError(f"k must be at most {limit}.")
+        return value
+
+
+class SimilarUploadSerializer(SimilarQuerySerializer):
+    image = serializers.FileField(allow_empty_file=True)
+
+
+class RecommendationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="photo.pk")
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    title = serializers.CharField(source="photo.display_title")
+    original_filename = serializers.CharField(source="photo.original_filename")
+    width = serializers.IntegerField(source="photo.width")
+    height = serializers.IntegerField(source="photo.height")
+    thumbnail_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+    def get_thumbnail_url(self, item: Recommendation) -> str | None:
+        return absolute(self.context.get("request"), item.thumbnail_url)
+
+    def get_page_url(self, item: Recommendation) -> str:
+        return absolute(self.context.get("request"), item.photo.get_absolute_url())
+
+
+class SimilarResponseSerializer(serializers.Serializer):
+    photo = serializers.IntegerField(allow_null=True)
+    variant = serializers.CharField()
+    results = RecommendationSerializer(many=True)

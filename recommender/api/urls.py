@@ -1,10 +1,14 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import PhotoViewSet
+from .views import PhotoViewSet, SimilarToUploadView
 
 app_name = "api"
 
 router = DefaultRouter()
 router.register("photos", PhotoViewSet, basename="photo")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("similar/", SimilarToUploadView.as_view(), name="similar-upload"),
+    *router.urls,
+]

@@ -1,0 +1,159 @@
+"""Read side of the recommender: similar photos for a gallery photo or an uploaded image."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import OuterRef, Subquery
+from PIL import Image
+
+from photos.models import Photo, Rendition
+
+from .explain import reasons
+from .models import ClusterRun, FeatureVector, Neighbour
+from .services import configured_extractors, ensure_index_fresh, extract_image_features
+from .space import StyleSpace
+
+
+@dataclass
+class Recommendation:
+    photo: Photo
+    score: float
+    rank: int
+    reasons: list[str] = field(default_factory=list)
+    thumbnail_name: str | None = None
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        if self.thumbnail_name:
+            return Rendition._meta.get_field("file").storage.url(self.thumbnail_name)
+        return self.photo.rendition_url("thumb")
+
+
+def active_run() -> ClusterRun | None:
+    return ClusterRun.objects.filter(is_active=True).first()
+
+
+class _SpaceCache:
+    """The active run's space, loaded once per process and reloaded when the active run changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run_id: int | None = None
+        self._space: StyleSpace | None = None
+
+    def get(self, run: ClusterRun) -> StyleSpace | None:
+        with self._lock:
+            if self._run_id != run.pk:
+                self._space = None
+                if run.space_file:
+                    with run.space_file.open("rb") as fh:
+                        self._space = StyleSpace.from_bytes(fh.read())
+                self._run_id = run.pk
+            return self._space
+
+    def clear(self) -> None:
+        with self._lock:
+            self._run_id, self._space = None, None
+
+
+space_cache = _SpaceCache()
+
+
+def _thumbnail_subquery(photo_ref: str) -> Subquery:
+    return Subquery(
+        Rendition.objects.filter(photo=OuterRef(photo_ref), spec="thumb").values("file")[:1]
+    )
+
+
+def precomputed_neighbours(run: ClusterRun, photo: Photo, k: int) -> list[Recommendation]:
+    """The stored neighbours of a photo in `run` that are still public: one query."""
+    rows = (
+        Neighbour.objects.filter(run=run, photo=photo)
+        .filter(neighbour__published=True, neighbour__status=Photo.Status.READY)
+        .select_related("neighbour")
+        .annotate(thumb=_thumbnail_subquery("neighbour"))
+        .order_by("rank")[:k]
+    )
+    return [
+        Recommendation(row.neighbour, row.score, i, row.reasons, row.thumb)
+        for i, row in enumerate(rows, start=1)
+    ]
+
+
+def _photos_with_thumbs(ids: list[int]) -> dict[int, Photo]:
+    photos = Photo.objects.filter(pk__in=ids).annotate(thumb=_thumbnail_subquery("pk"))
+    return {photo.pk: photo for photo in photos}
+
+
+def _style_vectors(ids: list[int]) -> dict[int, np.ndarray]:
+    from .features import get_extractor
+
+    style = get_extractor("style")
+    rows = FeatureVector.objects.filter(
+        photo_id__in=ids, extractor=style.name, version=style.version
+    ).values_list("photo_id", "data")
+    return {pid: np.frombuffer(bytes(data), dtype="<f4") for pid, data in rows}
+
+
+def _search(
+    space: StyleSpace, features: dict[str, np.ndarray], k: int, exclude: set[int]
+) -> list[Recommendation]:
+    query = space.embed({name: vector[None, :] for name, vector in features.items()})
+    hits = space.search(query, k, exclude=[exclude])[0]
+    ids = [photo_id for photo_id, _ in hits]
+    photos = _photos_with_thumbs(ids)
+    styles = _style_vectors(ids)
+    source_style = features.get("style")
+    out = []
+    for photo_id, score in hits:
+        photo = photos.get(photo_id)
+        if photo is None or not (photo.published and photo.status == Photo.Status.READY):
+            continue
+        why = reasons(source_style, styles.get(photo_id))
+        out.append(Recommendation(photo, score, len(out) + 1, why, photo.thumb))
+    return out
+
+
+def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
+    """Most similar public photos: precomputed when the photo is in the active run, else searched
+    on the fly with the photo's stored vectors (new or unpublished photos)."""
+    ensure_index_fresh()
+    run = active_run()
+    if run is None:
+        return []
+    stored = precomputed_neighbours(run, photo, k)
+    if stored or run.n_photos < 2:
+        return stored
+    space = space_cache.get(run)
+    if space is None:
+        return []
+    if space.row(photo.pk) is not None:
+        return stored  # in the run, but its neighbours are all hidden now
+    vectors = {
+        fv.extractor: fv.array
+        for fv in FeatureVector.objects.filter(photo=photo)
+        if f"{fv.extractor}@{fv.version}" in run.config.get("extractors", [])
+    }
+    if "style" not in vectors:
+        return []
+    return _search(space, vectors, k, exclude={photo.pk})
+
+
+def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
+    """Most similar public photos for an image that is not in the gallery (an upload)."""
+    ensure_index_fresh()
+    run = active_run()
+    space = space_cache.get(run) if run else None
+    if space is None:
+        return []
+    extractors = [
+        e for e in configured_extractors() if f"{e.name}@{e.version}" in run.config["extractors"]
+    ]
+    side = max(e.input_side for e in extractors)
+    work = image.copy()
+    if max(work.size) > side:
+        work.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return _search(space, extract_image_features(work, extractors), k, exclude=set())

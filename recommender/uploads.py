@@ -1,0 +1,27 @@
+"""Query images (a visitor's "find photos like this one" upload): validated like ingest, never
+stored."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from django.conf import settings
+from PIL import Image
+
+from photos.imaging import inspect_image, open_normalized
+
+QUERY_SIDE = 512
+
+
+def open_query_image(file: IO[bytes]) -> Image.Image:
+    """Validate an upload with the same rules as ingest and decode a small normalised copy.
+
+    Raises `photos.imaging.ImageRejected` with a message for the visitor.
+    """
+    inspect_image(
+        file,
+        max_bytes=settings.STYLEFINDER_MAX_UPLOAD_BYTES,
+        max_pixels=settings.STYLEFINDER_MAX_PIXELS,
+    )
+    file.seek(0)
+    return open_normalized(file, max_side=QUERY_SIDE)

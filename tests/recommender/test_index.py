@@ -1,0 +1,177 @@
+"""Feature extraction in processing, index builds, and similar photos for pages and uploads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from photos.models import Photo
+from photos.services import set_published
+from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
+from recommender.selectors import similar_to_image, similar_to_photo
+from recommender.services import rebuild_index
+from tests.factories import gradient_image
+
+
+def jpeg(image: Image.Image, name: str) -> io.BytesIO:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    buffer.seek(0)
+    buffer.name = name
+    return buffer
+
+
+def styled(seed: int, style: str) -> Image.Image:
+    """Distinct scenes in two clearly different styles: dark B&W or bright warm colour."""
+    image = gradient_image((240, 160), seed=seed)
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image, dtype=np.float32)
+    pixels = np.roll(pixels, int(rng.integers(0, 240)), axis=1)
+    image = Image.fromarray(pixels.astype(np.uint8))
+    if style == "noir":
+        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
+    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
+    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def gallery(ingest):
+    photos = {"noir": [], "warm": []}
+    for i in range(6):
+        for style in photos:
+            photos[style].append(ingest(jpeg(styled(i, style), f"{style}-{i}.jpg")))
+    return photos
+
+
+def test_processing_stores_a_style_vector(gallery):
+    photo = gallery["noir"][0]
+    assert photo.status == Photo.Status.READY
+    vector = FeatureVector.objects.get(photo=photo, extractor="style")
+    assert vector.dim == vector.array.shape[0] > 50
+    assert np.isfinite(vector.array).all()
+
+
+def test_processing_marks_the_index_stale_and_a_read_rebuilds_it(gallery):
+    assert RecommenderSettings.load().index_dirty_since is not None
+    results = similar_to_photo(gallery["noir"][0], k=5)
+    assert len(results) == 5
+    assert RecommenderSettings.load().index_dirty_since is None
+    run = ClusterRun.objects.get(is_active=True)
+    assert run.n_photos == 12
+    assert run.status == ClusterRun.Status.READY
+    assert run.config["weights"] == {"style": 2.0, "cnn": 1.0}
+
+
+def test_neighbours_share_the_style_and_exclude_the_photo(gallery):
+    for photos in gallery.values():
+        for photo in photos:
+            results = similar_to_photo(photo, k=5)
+            assert photo.pk not in [r.photo.pk for r in results]
+            same = sum(r.photo in photos for r in results)
+            assert same == 5, f"{photo} got {[r.photo for r in results]}"
+            assert [r.rank for r in results] == [1, 2, 3, 4, 5]
+            assert all(r.thumbnail_url for r in results)
+    noir = similar_to_photo(gallery["noir"][0], k=3)
+    assert "black & white" in noir[0].reasons
+
+
+def test_page_neighbours_are_read_in_one_query(gallery, django_assert_num_queries):
+    similar_to_photo(gallery["warm"][0], k=5)  # builds the index
+    from recommender.selectors import active_run, precomputed_neighbours
+
+    run = active_run()
+    with django_assert_num_queries(1):
+        results = precomputed_neighbours(run, gallery["warm"][1], 5)
+        [r.thumbnail_url for r in results]
+        [r.photo.get_absolute_url() for r in results]
+
+
+def test_hidden_photos_are_never_recommended(gallery, django_capture_on_commit_callbacks):
+    similar_to_photo(gallery["noir"][0], k=5)
+    hidden = gallery["noir"][1]
+    with django_capture_on_commit_callbacks(execute=True):
+        set_published([hidden], False)
+    results = similar_to_photo(gallery["noir"][0], k=11)
+    assert hidden.pk not in [r.photo.pk for r in results]
+
+
+def test_a_photo_outside_the_run_is_searched_on_the_fly(gallery):
+    rebuild_index()
+    newcomer = gallery["noir"][2]
+    # Simulate a photo processed after the active run was built.
+    Neighbour.objects.filter(photo=newcomer).delete()
+    Photo.objects.filter(pk=newcomer.pk).update(published=False)
+    RecommenderSettings.objects.update(index_dirty_since=None)
+    run = ClusterRun.objects.get(is_active=True)
+    from recommender.selectors import space_cache
+
+    space = space_cache.get(run)
+    keep = space.photo_ids != newcomer.pk
+    space.photo_ids, space.matrix = space.photo_ids[keep], space.matrix[keep]
+    space._row_of = {int(pid): i for i, pid in enumerate(space.photo_ids)}
+
+    results = similar_to_photo(newcomer, k=4)
+    assert len(results) == 4
+    assert all(r.photo in gallery["noir"] for r in results)
+
+
+def test_an_uploaded_image_finds_its_style(gallery):
+    query = styled(99, "noir")
+    results = similar_to_image(query, k=5)
+    assert len(results) == 5
+    assert all(r.photo in gallery["noir"] for r in results)
+    assert Photo.objects.count() == 12  # the query image is never stored
+
+
+def test_rebuild_switches_the_active_run_and_prunes_old_ones(gallery):
+    first = rebuild_index().run
+    for _ in range(4):
+        last = rebuild_index().run
+    assert ClusterRun.objects.filter(is_active=True).get() == last
+    assert ClusterRun.objects.count() <= 3
+    assert not ClusterRun.objects.filter(pk=first.pk).exists()
+    assert Neighbour.objects.filter(run=first).count() == 0
+
+
+def test_rebuild_with_too_few_photos_does_nothing(ingest):
+    ingest(jpeg(styled(1, "warm"), "only.jpg"))
+    result = rebuild_index()
+    assert result.run is None
+    assert "Fewer than two" in result.message
+    assert similar_to_photo(Photo.objects.get(), k=5) == []
+
+
+def test_only_one_build_at_a_time(gallery):
+    from django.core.cache import cache
+
+    from recommender.services import REBUILD_LOCK
+
+    cache.add(REBUILD_LOCK, "1", timeout=60)
+    try:
+        result = rebuild_index()
+        assert result.run is None and "Another index build" in result.message
+    finally:
+        cache.delete(REBUILD_LOCK)
+
+
+def test_style_weight_is_taken_from_the_settings(gallery):
+    RecommenderSettings.objects.update(style_weight=3.5)
+    run = rebuild_index().run
+    assert run.config["weights"]["style"] == 3.5
+
+
+def test_a_failing_extractor_fails_the_photo_with_the_reason(ingest, monkeypatch):
+    from recommender.features.style import StyleExtractor
+
+    def broken(self, image):
+        raise ValueError("style extractor exploded")
+
+    monkeypatch.setattr(StyleExtractor, "extract", broken)
+    photo = ingest(jpeg(styled(1, "warm"), "boom.jpg"))
+    assert photo.status == Photo.Status.FAILED
+    assert "style extractor exploded" in photo.error
+    assert not FeatureVector.objects.filter(photo=photo).exists()
+    assert not photo.renditions.exists()

@@ -1,0 +1,154 @@
+"""Style features on images whose properties we know."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from recommender.explain import reasons, style_attributes
+from recommender.features.style import FEATURES, StyleExtractor, named
+from tests.factories import gradient_image
+
+extractor = StyleExtractor()
+
+
+def features(image: Image.Image) -> dict[str, float]:
+    return named(extractor.extract(image))
+
+
+@pytest.fixture(scope="module")
+def scene() -> Image.Image:
+    """A colourful test scene with edges and smooth areas."""
+    rng = np.random.default_rng(1)
+    base = np.asarray(gradient_image((320, 240), seed=3), dtype=np.float32)
+    blocks = np.kron(rng.uniform(0, 255, (6, 8, 3)), np.ones((40, 40, 1)))
+    pixels = np.clip(0.6 * base + 0.4 * blocks, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
+def test_every_feature_is_documented_and_the_vector_matches():
+    vector = extractor.extract(gradient_image())
+    assert vector.dtype == np.float32
+    assert vector.shape == (extractor.dim,) == (len(FEATURES),)
+    assert len({name for name, _ in FEATURES}) == len(FEATURES)
+    assert all(description.strip() for _, description in FEATURES)
+    assert np.isfinite(vector).all()
+
+
+def test_black_and_white_has_no_chroma(scene):
+    grey = features(scene.convert("L").convert("RGB"))
+    colour = features(scene)
+    assert grey["chroma_mean"] < 0.5
+    assert grey["neutral_share"] > 0.99
+    assert grey["saturation_mean"] < 0.01
+    assert colour["chroma_mean"] > 10
+    assert "black & white" in style_attributes(extractor.extract(scene.convert("L").convert("RGB")))
+
+
+def test_darkened_copy_has_a_lower_key(scene):
+    dark = ImageEnhance.Brightness(scene).enhance(0.4)
+    assert features(dark)["luminance_mean"] < features(scene)["luminance_mean"] - 15
+    assert features(dark)["red_shadows"] > features(scene)["red_shadows"]
+
+
+def test_warmed_copy_is_warmer_and_cooled_copy_cooler(scene):
+    pixels = np.asarray(scene, dtype=np.float32)
+    warm = Image.fromarray(np.clip(pixels * [1.15, 1.0, 0.8], 0, 255).astype(np.uint8))
+    cool = Image.fromarray(np.clip(pixels * [0.8, 1.0, 1.15], 0, 255).astype(np.uint8))
+    base = features(scene)
+    assert features(warm)["mean_b"] > base["mean_b"] + 3
+    assert features(warm)["warmth_rb"] > base["warmth_rb"]
+    assert features(cool)["mean_b"] < base["mean_b"] - 3
+
+
+def test_more_contrast_raises_contrast_features(scene):
+    punchy = ImageEnhance.Contrast(scene).enhance(1.8)
+    soft = ImageEnhance.Contrast(scene).enhance(0.5)
+    assert features(punchy)["luminance_std"] > features(scene)["luminance_std"]
+    assert features(soft)["luminance_std"] < features(scene)["luminance_std"]
+    assert features(soft)["dynamic_range"] < features(scene)["dynamic_range"]
+
+
+def test_blur_lowers_sharpness(scene):
+    blurred = scene.filter(ImageFilter.GaussianBlur(3))
+    assert features(blurred)["sharpness_mean"] < 0.75 * features(scene)["sharpness_mean"]
+    assert features(blurred)["sharpness_p99"] < features(scene)["sharpness_p99"]
+    assert features(blurred)["laplacian_log_var"] < features(scene)["laplacian_log_var"]
+
+
+def test_noise_raises_grain(scene):
+    rng = np.random.default_rng(0)
+    pixels = np.asarray(scene, dtype=np.float32)
+    noisy = Image.fromarray(
+        np.clip(pixels + rng.normal(0, 18, pixels.shape), 0, 255).astype(np.uint8)
+    )
+    assert features(noisy)["grain"] > features(scene)["grain"] * 1.5
+
+
+def test_dominant_hue_is_found():
+    red = features(Image.new("RGB", (64, 64), (200, 30, 30)))
+    blue = features(Image.new("RGB", (64, 64), (30, 60, 200)))
+    green = features(Image.new("RGB", (64, 64), (40, 170, 40)))
+    assert red["hue_red"] > 0.9
+    assert blue["hue_blue"] + blue["hue_purple"] > 0.9
+    assert green["hue_green"] > 0.9
+    assert red["hue_concentration"] > 0.99
+
+
+def test_vignette_is_detected(scene):
+    height, width = 240, 320
+    yy, xx = np.mgrid[0:height, 0:width]
+    radius = np.hypot((yy - height / 2) / (height / 2), (xx - width / 2) / (width / 2))
+    mask = np.clip(1.2 - 0.6 * radius, 0.2, 1.0)[..., None]
+    vignetted = Image.fromarray((np.asarray(scene, dtype=np.float32) * mask).astype(np.uint8))
+    assert features(vignetted)["vignette"] < features(scene)["vignette"] - 10
+
+
+def test_lifted_blacks_raise_the_black_point(scene):
+    pixels = np.asarray(scene, dtype=np.float32)
+    faded = Image.fromarray((40 + pixels * (200 / 255)).astype(np.uint8))
+    assert features(faded)["black_point"] > features(scene)["black_point"] + 10
+
+
+def test_split_toning_is_measured():
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (64, 1))
+    rgb = np.stack([ramp, ramp, ramp], axis=2)
+    toned = rgb.copy()
+    toned[ramp < 90] += [-10, 0, 25]  # blue shadows
+    toned[ramp > 170] += [20, 8, -20]  # warm highlights
+    result = features(Image.fromarray(np.clip(toned, 0, 255).astype(np.uint8)))
+    assert result["shadow_b"] < -5
+    assert result["highlight_b"] > 5
+
+
+def test_result_does_not_depend_on_input_size(scene):
+    small = features(scene.resize((160, 120), Image.Resampling.LANCZOS))
+    large = features(scene.resize((1280, 960), Image.Resampling.LANCZOS))
+    for name in ("luminance_mean", "chroma_mean", "mean_b", "luminance_std"):
+        assert small[name] == pytest.approx(large[name], rel=0.1, abs=1.0)
+
+
+def test_any_mode_and_tiny_images_work():
+    for image in (Image.new("L", (3, 2), 128), Image.new("RGBA", (1, 1)), gradient_image((5, 700))):
+        vector = extractor.extract(image)
+        assert np.isfinite(vector).all()
+
+
+def test_batch_equals_single(scene):
+    images = [scene, scene.convert("L").convert("RGB"), gradient_image()]
+    batch = extractor.extract_batch(images)
+    assert batch.shape == (3, extractor.dim)
+    for row, image in zip(batch, images, strict=True):
+        np.testing.assert_allclose(row, extractor.extract(image), rtol=1e-6)
+
+
+def test_reasons_name_what_two_photos_share(scene):
+    bw_dark = ImageEnhance.Brightness(scene.convert("L").convert("RGB")).enhance(0.45)
+    bw_dark_2 = ImageEnhance.Brightness(gradient_image((320, 240), "L", 9).convert("RGB")).enhance(
+        0.4
+    )
+    shared = reasons(extractor.extract(bw_dark), extractor.extract(bw_dark_2))
+    assert "black & white" in shared
+    assert "low-key" in shared
+    assert reasons(None, extractor.extract(scene)) == []
