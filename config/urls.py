@@ -12,7 +12,6 @@ urlpatterns = [
 ]
 
 
-
 def serve_media(request, path):
     """Local media for the embedded default (MEDIA_ROOT read per request, not at import)."""
     return serve(request, path, document_root=settings.MEDIA_ROOT)
