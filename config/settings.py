@@ -148,6 +148,15 @@ STYLEFINDER_EXTRACTORS = env_list("STYLEFINDER_EXTRACTORS", ["style", "cnn"])
 # Forces one recommendation strategy for every visitor (empty: the default, style_knn).
 STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
 STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
+# The CNN extractor (recommender/features/cnn.py): a local model/weights file, or a Keras
+# application whose ImageNet weights Keras downloads (fails fast without a network).
+STYLEFINDER_CNN_WEIGHTS = env_str("STYLEFINDER_CNN_WEIGHTS")
+STYLEFINDER_CNN_MODEL = env_str("STYLEFINDER_CNN_MODEL", "MobileNetV2")
+STYLEFINDER_CNN_EMBEDDING_LAYER = env_str("STYLEFINDER_CNN_EMBEDDING_LAYER")
+STYLEFINDER_CNN_STYLE_LAYERS = env_str("STYLEFINDER_CNN_STYLE_LAYERS")
+STYLEFINDER_CNN_BATCH_SIZE = env_int("STYLEFINDER_CNN_BATCH_SIZE", 16)
+STYLEFINDER_CNN_LABELS = env_str("STYLEFINDER_CNN_LABELS")
+STYLEFINDER_CNN_DOWNLOAD_TIMEOUT = env_int("STYLEFINDER_CNN_DOWNLOAD_TIMEOUT", 15)
 
 # --- Auth, i18n -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

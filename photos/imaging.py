@@ -95,7 +95,7 @@ def _open_checked(stream: IO[bytes], max_pixels: int) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise ImageRejected(f"This file is not a {FORMAT_NAMES} image.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(f"The image could not be read: {exc}") from exc
+        raise ImageRejected(f"The image is truncated or damaged: {exc}") from exc
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageRejected("The image has no pixels.")

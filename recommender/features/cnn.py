@@ -1,0 +1,715 @@
+"""CNN features: an ImageNet backbone's pooled embedding plus channel statistics of early layers.
+
+Output vector, float32, in this order (see `CnnExtractor.blocks`):
+
+- ``embedding``: the global-average-pooled penultimate features (what the photo shows, roughly);
+- ``style_stats``: for each style layer in turn, the per-channel mean of its activations, then the
+  per-channel standard deviation (first- and second-order, Gram-style statistics of early
+  layers: colour, tone, texture — how the photo looks).
+
+Configuration (Django settings of the same name win over the environment; both are read lazily,
+when the model is first needed, so this module imports without Django and without TensorFlow):
+
+``STYLEFINDER_CNN_WEIGHTS``
+    Local file. A full saved model (``.keras``, or an ``.h5`` holding a model) is used as is, e.g.
+    the shared ``efficientnet_lite0_imagenet.keras`` (raw 0–255 input, rescales itself). A weights
+    file (``*.weights.h5`` or an ``.h5`` without a model) holds the no-top weights of the Keras
+    application named by ``STYLEFINDER_CNN_MODEL``.
+``STYLEFINDER_CNN_MODEL`` (``MobileNetV2``)
+    A ``keras.applications`` name (MobileNetV2, EfficientNetB0, VGG16, ResNet50, ...). Without a
+    weights file its ImageNet weights come from the Keras cache (``~/.keras/models``) or Keras'
+    usual download, which fails fast (``STYLEFINDER_CNN_DOWNLOAD_TIMEOUT`` s, default 15).
+``STYLEFINDER_CNN_EMBEDDING_LAYER``
+    Default: ``avg_pool`` for model files, the ``pooling="avg"`` output for applications.
+``STYLEFINDER_CNN_STYLE_LAYERS``
+    Comma list (``none`` for no style statistics). Defaults: ``stem_relu,block2_add`` for model
+    files, `APPLICATION_STYLE_LAYERS` for applications, else the last layers at 1/2 and 1/4 of the
+    input resolution.
+``STYLEFINDER_CNN_BATCH_SIZE`` (16)
+``STYLEFINDER_CNN_LABELS``
+    Optional class names for `CnnExtractor.classify` (one a line; a 1001-line ImageNet file with
+    ``background`` first is aligned to a 1000-class model).
+
+If no model can be had, `CnnExtractor.check_available` raises `ExtractorUnavailable` saying why,
+logs it once, and remembers it (no retry storm; `CnnExtractor.reset` retries). The model is loaded
+once per process and configuration, under a lock. Load it after forking (Celery prefork workers
+load it in each child, lazily), never in a parent that forks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .base import ExtractorUnavailable, FeatureExtractor
+
+# Quiet TensorFlow's C++ logging; must be set before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+logger = logging.getLogger(__name__)
+
+MODEL_SIDE = 224
+DEFAULT_MODEL = "MobileNetV2"
+DEFAULT_EMBEDDING_LAYER = "avg_pool"
+DEFAULT_FILE_STYLE_LAYERS = ("stem_relu", "block2_add")  # EfficientNet-Lite0 file: 1/2, 1/4
+# Early layers (1/2 and 1/4 of the input resolution, VGG: 1/1 and 1/2) of Keras applications.
+APPLICATION_STYLE_LAYERS: dict[str, tuple[str, ...]] = {
+    "MobileNetV2": ("block_1_expand_relu", "block_3_expand_relu"),
+    "EfficientNetB0": ("stem_activation", "block2b_add"),
+    "VGG16": ("block1_conv2", "block2_conv2"),
+    "VGG19": ("block1_conv2", "block2_conv2"),
+    "ResNet50": ("conv1_relu", "conv2_block3_out"),
+}
+WEIGHTS_HOST = "storage.googleapis.com"  # where Keras downloads application weights from
+FALLBACK_NOTE = "The site runs on the style features alone."
+
+ENV_WEIGHTS = "STYLEFINDER_CNN_WEIGHTS"
+ENV_MODEL = "STYLEFINDER_CNN_MODEL"
+ENV_EMBEDDING_LAYER = "STYLEFINDER_CNN_EMBEDDING_LAYER"
+ENV_STYLE_LAYERS = "STYLEFINDER_CNN_STYLE_LAYERS"
+ENV_BATCH_SIZE = "STYLEFINDER_CNN_BATCH_SIZE"
+ENV_LABELS = "STYLEFINDER_CNN_LABELS"
+ENV_DOWNLOAD_TIMEOUT = "STYLEFINDER_CNN_DOWNLOAD_TIMEOUT"
+
+_MISSING = object()
+
+
+# --- Configuration ------------------------------------------------------------------------------
+
+
+def _parse_layers(value: Any) -> tuple[str, ...] | None:
+    """Comma string or sequence → tuple of names; blank → None (defaults); "none" → ()."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip().lower() == "none":
+            return ()
+        value = value.split(",")
+    names = tuple(str(name).strip() for name in value if str(name).strip())
+    return names or None
+
+
+def _blank_to_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    """Where the CNN comes from and how it is run. Hashable: one loaded model per config."""
+
+    weights: str | None = None
+    model: str = DEFAULT_MODEL
+    embedding_layer: str | None = None
+    style_layers: tuple[str, ...] | None = None
+    batch_size: int = 16
+    labels: str | None = None
+    download_timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        # Normalise so that equal configurations hash equally (and share one loaded model).
+        set_ = object.__setattr__
+        set_(self, "weights", _blank_to_none(self.weights))
+        set_(self, "model", _blank_to_none(self.model) or DEFAULT_MODEL)
+        set_(self, "embedding_layer", _blank_to_none(self.embedding_layer))
+        set_(self, "style_layers", _parse_layers(self.style_layers))
+        set_(self, "labels", _blank_to_none(self.labels))
+        try:
+            batch_size = int(self.batch_size)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{ENV_BATCH_SIZE} must be an integer, not {self.batch_size!r}"
+            ) from None
+        try:
+            timeout = float(self.download_timeout)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{ENV_DOWNLOAD_TIMEOUT} must be a number of seconds, not {self.download_timeout!r}"
+            ) from None
+        if batch_size < 1:
+            raise ValueError(f"{ENV_BATCH_SIZE} must be at least 1, not {batch_size}")
+        if timeout <= 0:
+            raise ValueError(f"{ENV_DOWNLOAD_TIMEOUT} must be positive, not {timeout}")
+        set_(self, "batch_size", batch_size)
+        set_(self, "download_timeout", timeout)
+
+    @property
+    def model_key(self) -> tuple[Any, ...]:
+        """The fields that determine the loaded model (batch size and labels do not)."""
+        return (self.weights, self.model, self.embedding_layer, self.style_layers)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CnnConfig:
+        """Read the ``STYLEFINDER_CNN_*`` environment variables (missing → defaults)."""
+        env = os.environ if environ is None else environ
+        return cls._from_lookup(lambda name: env.get(name, _MISSING))
+
+    @classmethod
+    def from_settings(cls) -> CnnConfig:
+        """Django settings of the same names when Django is configured, else the environment."""
+        return cls._from_lookup(
+            lambda name: _django_setting(name, default=os.environ.get(name, _MISSING))
+        )
+
+    @classmethod
+    def _from_lookup(cls, lookup: Callable[[str], Any]) -> CnnConfig:
+        fields = {
+            "weights": ENV_WEIGHTS,
+            "model": ENV_MODEL,
+            "embedding_layer": ENV_EMBEDDING_LAYER,
+            "style_layers": ENV_STYLE_LAYERS,
+            "batch_size": ENV_BATCH_SIZE,
+            "labels": ENV_LABELS,
+            "download_timeout": ENV_DOWNLOAD_TIMEOUT,
+        }
+        values = {key: lookup(name) for key, name in fields.items()}
+        return cls(**{key: value for key, value in values.items() if value is not _MISSING})
+
+
+def _django_setting(name: str, default: Any) -> Any:
+    """`settings.<name>` if Django is importable and configured, else `default`. Never raises."""
+    try:
+        from django.conf import settings
+
+        if not (settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE")):
+            return default
+        return getattr(settings, name, default)
+    except Exception:  # Django missing or settings broken: the environment still works
+        return default
+
+
+# --- Loading ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """Bound every new socket's connect/read time (Keras' download has no timeout of its own)."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _host_unreachable(host: str, timeout: float) -> str | None:
+    """Why `host` cannot be resolved within `timeout` s, or None if it can.
+
+    Name resolution ignores socket timeouts and can hang for long without a network, so it runs
+    in a daemon thread that we stop waiting for.
+    """
+    outcome: dict[str, BaseException | None] = {}
+
+    def resolve() -> None:
+        try:
+            socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+            outcome["error"] = None
+        except OSError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=resolve, name="cnn-weights-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "error" not in outcome:
+        return f"resolving {host} took longer than {timeout:g} s"
+    error = outcome["error"]
+    return None if error is None else f"cannot resolve {host} ({error})"
+
+
+def _keras_cache_has(application: str) -> bool:
+    """Whether the Keras cache seems to hold weights for `application` (no download needed)."""
+    try:
+        from keras.src.backend.config import keras_home
+
+        home = keras_home()
+    except Exception:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    key = application.lower()
+    for base in (home, os.path.join(tempfile.gettempdir(), ".keras")):
+        folder = Path(base, "models")
+        if folder.is_dir() and any(
+            key in entry.name.lower().replace("_", "") for entry in folder.glob("*.h5")
+        ):
+            return True
+    return False
+
+
+def _is_full_model_h5(path: Path) -> bool:
+    """An .h5 written by `model.save` carries the architecture; a weights file does not."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "model_config" in handle.attrs
+
+
+@dataclass(eq=False)
+class _Backbone:
+    """A loaded model and everything needed to run it. Immutable once built."""
+
+    description: str
+    side: int
+    model: Any  # the Keras model as loaded/built (for `classify`)
+    features: Any  # keras.Model(inputs, [embedding, *style_layers])
+    forward: Callable[[np.ndarray], np.ndarray]  # preprocessed batch → feature vectors
+    preprocess: Callable[[np.ndarray], np.ndarray] | None  # applications' preprocess_input
+    embedding_layer: str
+    embedding_dim: int
+    style_layers: tuple[str, ...]
+    style_channels: tuple[int, ...]
+    classes: int | None  # units of a 1000-way (or 1001) softmax output, if any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def dim(self) -> int:
+        return self.embedding_dim + 2 * sum(self.style_channels)
+
+
+def _unavailable(message: str) -> ExtractorUnavailable:
+    return ExtractorUnavailable(f"CNN features unavailable: {message} {FALLBACK_NOTE}")
+
+
+def _load_backbone(config: CnnConfig) -> _Backbone:
+    weights = Path(config.weights).expanduser() if config.weights else None
+    if weights is not None and not weights.is_file():
+        what = "is a directory, not a file" if weights.is_dir() else "does not exist"
+        raise _unavailable(f"{ENV_WEIGHTS}={weights} {what}.")
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras
+    except Exception as exc:  # ImportError, or a broken TensorFlow install
+        raise _unavailable(f"TensorFlow/Keras cannot be imported ({exc}).") from exc
+
+    if weights is not None:
+        suffixes = "".join(weights.suffixes[-2:]).lower()
+        if weights.suffix.lower() not in (".keras", ".h5", ".hdf5"):
+            raise _unavailable(
+                f"{ENV_WEIGHTS}={weights}: unsupported file type {weights.suffix!r} (expected "
+                "a .keras model, an .h5 model or an application's .weights.h5)."
+            )
+        try:
+            is_model = weights.suffix.lower() == ".keras" or (
+                suffixes != ".weights.h5" and _is_full_model_h5(weights)
+            )
+        except OSError as exc:
+            raise _unavailable(
+                f"{ENV_WEIGHTS}={weights} is not a readable HDF5 file ({exc})."
+            ) from exc
+        if is_model:
+            try:
+                model = keras.models.load_model(weights, compile=False)
+            except Exception as exc:
+                raise _unavailable(
+                    f"cannot load the model file {ENV_WEIGHTS}={weights} ({exc})."
+                ) from exc
+            return _wrap(keras, config, model, f"model file {weights}", preprocess=None)
+    return _build_application(keras, config, weights)
+
+
+def _build_application(keras: Any, config: CnnConfig, weights: Path | None) -> _Backbone:
+    import importlib
+
+    name = config.model
+    builder = getattr(keras.applications, name, None)
+    if not (name[:1].isupper() and callable(builder)):
+        known = ", ".join(n for n in dir(keras.applications) if n[:1].isupper())
+        raise _unavailable(
+            f"{ENV_MODEL}={name!r} is not a Keras application (known: {known}); "
+            f"or set {ENV_WEIGHTS} to a model file."
+        )
+    preprocess = importlib.import_module(builder.__module__).preprocess_input
+    kwargs = {"include_top": False, "input_shape": (MODEL_SIDE, MODEL_SIDE, 3), "pooling": "avg"}
+    if weights is not None:
+        try:
+            model = builder(weights=str(weights), **kwargs)
+        except Exception as exc:
+            raise _unavailable(
+                f"cannot build {name} with {ENV_WEIGHTS}={weights} ({exc}); the file must hold "
+                f"{name}'s weights without its classifier top (include_top=False)."
+            ) from exc
+        return _wrap(keras, config, model, f"{name} with weights {weights}", preprocess)
+
+    timeout = config.download_timeout
+    how_to_fix = (
+        f"Put the weights in the Keras cache (~/.keras/models) or set {ENV_WEIGHTS} to a local "
+        "file."
+    )
+    if not _keras_cache_has(name) and not urllib.request.getproxies().get("https"):
+        reason = _host_unreachable(WEIGHTS_HOST, timeout)
+        if reason:
+            raise _unavailable(
+                f"{ENV_MODEL}={name} needs its ImageNet weights, which are not cached and cannot "
+                f"be downloaded: {reason}; no network? {how_to_fix}"
+            )
+    started = time.monotonic()
+    try:
+        with _socket_timeout(timeout):
+            model = builder(weights="imagenet", **kwargs)
+    except Exception as exc:
+        raise _unavailable(
+            f"could not get the ImageNet weights of {ENV_MODEL}={name} after "
+            f"{time.monotonic() - started:.1f} s (download timeout {timeout:g} s): {exc}. "
+            f"{how_to_fix}"
+        ) from exc
+    return _wrap(keras, config, model, f"{name} with ImageNet weights", preprocess)
+
+
+def _find_layer(model: Any, name: str) -> Any | None:
+    try:
+        return model.get_layer(name)
+    except ValueError:
+        return None
+
+
+def _spatial_default(model: Any, side: int) -> tuple[str, ...]:
+    """The last 4-D layers at 1/2 and 1/4 of the input resolution: early, style-bearing."""
+    shapes = {}
+    for layer in model.layers:
+        try:
+            shapes[layer.name] = tuple(layer.output.shape)
+        except (AttributeError, ValueError):  # layers without a single output
+            continue
+    chosen = []
+    for target in (side // 2, side // 4):
+        names = [name for name, shape in shapes.items() if len(shape) == 4 and shape[1] == target]
+        if names:
+            chosen.append(names[-1])
+    return tuple(chosen)
+
+
+def _wrap(
+    keras: Any,
+    config: CnnConfig,
+    model: Any,
+    source: str,
+    preprocess: Callable[[np.ndarray], np.ndarray] | None,
+) -> _Backbone:
+    """Wrap `model` in one keras.Model(inputs, [embedding, *style layers]) and a forward pass."""
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        raise _unavailable(f"{source}: expected one image input, got {model.inputs}.")
+    _, height, width, channels = model.inputs[0].shape
+    if channels not in (3, None) or (height or MODEL_SIDE) != (width or MODEL_SIDE):
+        raise _unavailable(f"{source}: expected a square RGB input, got {model.inputs[0].shape}.")
+    side = int(height or MODEL_SIDE)
+
+    # Embedding.
+    if config.embedding_layer:
+        layer = _find_layer(model, config.embedding_layer)
+        if layer is None:
+            raise _unavailable(
+                f"{ENV_EMBEDDING_LAYER}={config.embedding_layer!r}: no such layer in {source}."
+            )
+        embedding_layer, embedding = layer.name, layer.output
+    elif preprocess is not None:  # application built with pooling="avg"
+        embedding_layer, embedding = model.layers[-1].name, model.outputs[0]
+    else:
+        layer = _find_layer(model, DEFAULT_EMBEDDING_LAYER) or next(
+            (
+                lyr
+                for lyr in reversed(model.layers)
+                if isinstance(lyr, keras.layers.GlobalAveragePooling2D)
+            ),
+            None,
+        )
+        if layer is None:
+            raise _unavailable(
+                f"{source} has no {DEFAULT_EMBEDDING_LAYER!r} (or global-average-pooling) layer; "
+                f"set {ENV_EMBEDDING_LAYER}."
+            )
+        embedding_layer, embedding = layer.name, layer.output
+    if len(embedding.shape) not in (2, 4) or embedding.shape[-1] is None:
+        raise _unavailable(
+            f"{source}: embedding layer {embedding_layer!r} has shape {embedding.shape}; "
+            "expected (batch, features) or (batch, h, w, channels)."
+        )
+
+    # Style layers.
+    if config.style_layers is not None:
+        missing = [name for name in config.style_layers if _find_layer(model, name) is None]
+        if missing:
+            raise _unavailable(f"{ENV_STYLE_LAYERS}: no layer(s) {missing} in {source}.")
+        style_layers = config.style_layers
+    else:
+        preferred = (
+            APPLICATION_STYLE_LAYERS.get(config.model, ())
+            if preprocess is not None
+            else DEFAULT_FILE_STYLE_LAYERS
+        )
+        if preferred and all(_find_layer(model, name) is not None for name in preferred):
+            style_layers = preferred
+        else:
+            style_layers = _spatial_default(model, side)
+    style_outputs = [model.get_layer(name).output for name in style_layers]
+    for name, output in zip(style_layers, style_outputs, strict=True):
+        if len(output.shape) != 4 or output.shape[-1] is None:
+            raise _unavailable(
+                f"{source}: style layer {name!r} has shape {output.shape}; expected a feature map."
+            )
+
+    features = keras.Model(model.inputs[0], [embedding, *style_outputs], name="stylefinder_cnn")
+    ops = keras.ops
+
+    def forward(batch: Any) -> Any:
+        outputs = features(batch, training=False)
+        first = outputs[0]
+        parts = [ops.mean(first, axis=(1, 2)) if len(first.shape) == 4 else first]
+        for activations in outputs[1:]:
+            mean = ops.mean(activations, axis=(1, 2))
+            centred = activations - ops.expand_dims(ops.expand_dims(mean, 1), 1)
+            parts += [mean, ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))]
+        return ops.concatenate(parts, axis=-1)
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # One graph for every batch size: no retracing between full and partial batches.
+        compiled = tf.function(
+            forward,
+            input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32)],
+            reduce_retracing=True,
+        )
+    else:
+        compiled = forward
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(keras.ops.convert_to_numpy(compiled(batch)), dtype=np.float32)
+
+    classes = None
+    if len(model.outputs) == 1 and len(model.outputs[0].shape) == 2:
+        units = model.outputs[0].shape[-1]
+        classes = units if units in (1000, 1001) else None
+
+    description = (
+        f"{source}: {side}x{side} input, embedding {embedding_layer!r} "
+        f"({embedding.shape[-1]}), style statistics of {', '.join(style_layers) or 'no layers'}"
+    )
+    return _Backbone(
+        description=description,
+        side=side,
+        model=model,
+        features=features,
+        forward=run,
+        preprocess=preprocess,
+        embedding_layer=embedding_layer,
+        embedding_dim=int(embedding.shape[-1]),
+        style_layers=tuple(style_layers),
+        style_channels=tuple(int(output.shape[-1]) for output in style_outputs),
+        classes=classes,
+    )
+
+
+# One loaded model (or the reason it cannot be loaded) per model configuration, per process.
+_load_lock = threading.Lock()
+_backbones: dict[tuple[Any, ...], _Backbone | ExtractorUnavailable] = {}
+
+
+def _get_backbone(config: CnnConfig) -> _Backbone:
+    key = config.model_key
+    entry = _backbones.get(key)
+    if entry is None:
+        with _load_lock:
+            entry = _backbones.get(key)
+            if entry is None:
+                started = time.monotonic()
+                try:
+                    entry = _load_backbone(config)
+                except ExtractorUnavailable as exc:
+                    entry = exc
+                except Exception as exc:  # anything else TensorFlow may throw
+                    entry = _unavailable(f"loading the CNN failed ({type(exc).__name__}: {exc}).")
+                if isinstance(entry, ExtractorUnavailable):
+                    logger.warning("%s", entry)
+                else:
+                    logger.info(
+                        "CNN loaded in %.1f s: %s", time.monotonic() - started, entry.description
+                    )
+                _backbones[key] = entry
+    if isinstance(entry, ExtractorUnavailable):
+        raise ExtractorUnavailable(str(entry))  # a fresh exception: no traceback pile-up
+    return entry
+
+
+def _forget(config: CnnConfig) -> None:
+    with _load_lock:
+        _backbones.pop(config.model_key, None)
+
+
+# --- Extractor ----------------------------------------------------------------------------------
+
+
+def _to_array(image: Image.Image, side: int) -> np.ndarray:
+    """Whole image (no crop) → RGB, bilinear resize to side×side, float32 0..255."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if image.size != (side, side):
+        image = image.resize((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32)
+
+
+class CnnExtractor(FeatureExtractor):
+    """Pretrained CNN features: pooled embedding + channel mean/std of early layers."""
+
+    name = "cnn"
+    version = 1
+    # Callers decode JPEGs (draft mode) to about this longest side; the whole image is then
+    # resized to 224x224, so 448 keeps the short side of 3:2 and 16:9 photos above 224.
+    input_side = 448
+
+    def __init__(self, config: CnnConfig | None = None, **overrides: Any) -> None:
+        """`config` (default: `CnnConfig.from_settings()`, read at first use), then `overrides`
+        of its fields, e.g. ``CnnExtractor(weights="/models/x.keras", batch_size=8)``."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(CnnConfig)}
+        if unknown:
+            raise TypeError(f"unknown CnnExtractor option(s): {', '.join(sorted(unknown))}")
+        self._given = config
+        self._overrides = overrides
+        self._config: CnnConfig | None = None
+
+    # -- configuration and loading --
+
+    @property
+    def config(self) -> CnnConfig:
+        if self._config is None:
+            base = self._given if self._given is not None else CnnConfig.from_settings()
+            self._config = dataclasses.replace(base, **self._overrides)
+        return self._config
+
+    def _backbone(self) -> _Backbone:
+        try:
+            config = self.config
+        except ValueError as exc:
+            raise _unavailable(f"bad configuration: {exc}.") from None
+        return _get_backbone(config)
+
+    def check_available(self) -> None:
+        """Load the model if needed; raise `ExtractorUnavailable` (remembered) if it cannot be."""
+        self._backbone()
+
+    def reset(self) -> None:
+        """Forget the loaded model or the remembered failure (and re-read settings): retry."""
+        if self._config is not None:
+            _forget(self._config)
+        self._config = None
+
+    @property
+    def description(self) -> str:
+        return self._backbone().description
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]  # known once the model is loaded
+        return self._backbone().dim
+
+    @property
+    def blocks(self) -> dict[str, slice]:
+        """Parts of the vector, for the index to weight/reduce separately."""
+        backbone = self._backbone()
+        return {
+            "embedding": slice(0, backbone.embedding_dim),
+            "style_stats": slice(backbone.embedding_dim, backbone.dim),
+        }
+
+    @property
+    def style_layers(self) -> dict[str, int]:
+        """Style layer name → channels; its stats are `channels` means then `channels` stds."""
+        backbone = self._backbone()
+        return dict(zip(backbone.style_layers, backbone.style_channels, strict=True))
+
+    # -- extraction --
+
+    def _batch_array(self, backbone: _Backbone, images: Sequence[Image.Image]) -> np.ndarray:
+        batch = np.stack([_to_array(image, backbone.side) for image in images])
+        if backbone.preprocess is not None:
+            batch = np.asarray(backbone.preprocess(batch), dtype=np.float32)
+        return batch
+
+    def extract(self, image: Image.Image) -> np.ndarray:
+        return self.extract_batch([image])[0]
+
+    def extract_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
+        backbone = self._backbone()
+        if len(images) == 0:
+            return np.zeros((0, backbone.dim), dtype=np.float32)
+        size = self.config.batch_size
+        chunks = []
+        for start in range(0, len(images), size):
+            batch = self._batch_array(backbone, images[start : start + size])
+            with backbone.lock:  # one inference at a time: the CPU is shared anyway
+                chunks.append(backbone.forward(batch))
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    # -- classification (a sanity check for the weights, and for the admin) --
+
+    def classify(self, image: Image.Image, top: int = 5) -> list[tuple[str, float]]:
+        """The `top` ImageNet classes as (label, probability), best first."""
+        backbone = self._backbone()
+        if backbone.classes is None:
+            raise ExtractorUnavailable(
+                f"{backbone.description} has no 1000-way softmax output, so it cannot classify "
+                "(Keras applications are built without their top)."
+            )
+        labels = self._labels(backbone.classes)
+        batch = self._batch_array(backbone, [image])
+        with backbone.lock:
+            output = backbone.model(batch, training=False)
+        scores = np.asarray(output, dtype=np.float64)[0]
+        if scores.min() < 0 or abs(scores.sum() - 1.0) > 1e-3:  # logits, not probabilities
+            scores = np.exp(scores - scores.max())
+            scores /= scores.sum()
+        best = np.argsort(-scores, kind="stable")[: max(0, top)]
+        return [(labels[i], float(scores[i])) for i in best]
+
+    def _labels(self, classes: int) -> list[str]:
+        path = self.config.labels
+        if not path:
+            raise ExtractorUnavailable(f"cannot classify: {ENV_LABELS} is not set.")
+        try:
+            lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ExtractorUnavailable(f"cannot read {ENV_LABELS}={path} ({exc}).") from None
+        while lines and not lines[-1].strip():
+            lines.pop()
+        labels = [line.strip() for line in lines]
+        if len(labels) == classes + 1:  # e.g. ImageNet with "background" first
+            labels = labels[1:]
+        if len(labels) != classes:
+            raise ExtractorUnavailable(
+                f"{ENV_LABELS}={path} has {len(lines)} labels; the model has {classes} classes."
+            )
+        return labels
+
+
+def describe_availability(
+    config: CnnConfig | None = None, *, load: bool = True
+) -> tuple[bool, str]:
+    """(available, human explanation) for an admin/status page.
+
+    With ``load=False`` nothing is loaded: a configuration not tried yet in this process is
+    reported as not loaded (False).
+    """
+    extractor = CnnExtractor(config)
+    try:
+        resolved = extractor.config
+    except ValueError as exc:
+        return False, str(_unavailable(f"bad configuration: {exc}."))
+    if not load and resolved.model_key not in _backbones:
+        return False, "CNN features not loaded yet in this process."
+    try:
+        return True, f"CNN features available: {extractor.description}."
+    except ExtractorUnavailable as exc:
+        return False, str(exc)

@@ -1,0 +1,131 @@
+"""GET /api/photos/{id}/similar/ and POST /api/similar/: shapes, variants, errors."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from photos.models import Photo
+from tests.factories import gradient_image, image_bytes
+
+
+def scene(seed: int, style: str) -> Image.Image:
+    image = gradient_image((200, 140), seed=seed)
+    image = Image.fromarray(np.roll(np.asarray(image), seed * 37, axis=1))
+    if style == "noir":
+        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
+    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
+    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
+
+
+def jpeg_upload(image: Image.Image, name: str = "query.jpg") -> io.BytesIO:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    buffer.seek(0)
+    buffer.name = name
+    return buffer
+
+
+@pytest.fixture
+def gallery(ingest):
+    return {
+        style: [ingest(jpeg_upload(scene(i, style), f"{style}{i}.jpg")) for i in range(5)]
+        for style in ("noir", "warm")
+    }
+
+
+def test_similar_has_the_documented_shape(client, gallery):
+    photo = gallery["noir"][0]
+    response = client.get(f"/api/photos/{photo.pk}/similar/?k=4")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["photo"] == photo.pk
+    assert body["variant"] == "style_knn"
+    assert len(body["results"]) == 4
+    first = body["results"][0]
+    for key in ("id", "score", "rank", "original_filename", "thumbnail_url", "page_url", "reasons"):
+        assert key in first
+    assert first["rank"] == 1
+    assert first["thumbnail_url"].startswith("http://testserver/media/")
+    assert isinstance(first["reasons"], list) and first["reasons"]
+    ids = [item["id"] for item in body["results"]]
+    assert photo.pk not in ids
+    assert set(ids) <= {p.pk for p in gallery["noir"]}
+    scores = [item["score"] for item in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_default_k_is_ten_and_capped_by_the_gallery(client, gallery):
+    body = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/").json()
+    assert len(body["results"]) == 9  # ten photos, minus itself
+
+
+@pytest.mark.parametrize("k", ["0", "-3", "abc", "51"])
+def test_bad_k_is_a_clear_400(client, gallery, k):
+    response = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/?k={k}")
+    assert response.status_code == 400
+    assert "k" in response.json()
+
+
+def test_similar_for_a_missing_or_hidden_photo_is_404(client, gallery):
+    assert client.get("/api/photos/99999/similar/").status_code == 404
+    hidden = gallery["warm"][1]
+    Photo.objects.filter(pk=hidden.pk).update(published=False)
+    assert client.get(f"/api/photos/{hidden.pk}/similar/").status_code == 404
+
+
+def test_forced_variant_is_reported(client, gallery, settings):
+    settings.STYLEFINDER_AB_VARIANT = "style_knn"
+    body = client.get(f"/api/photos/{gallery['noir'][0].pk}/similar/?k=3").json()
+    assert body["variant"] == "style_knn"
+    assert len(body["results"]) == 3
+
+
+def test_upload_finds_photos_of_the_same_style(client, gallery, media_root):
+    from recommender.services import rebuild_index
+
+    rebuild_index()
+    before = sorted(p.name for p in media_root.rglob("*") if p.is_file())
+    response = client.post("/api/similar/", {"image": jpeg_upload(scene(42, "noir")), "k": 5})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["photo"] is None
+    assert body["variant"] == "style_knn"
+    assert {item["id"] for item in body["results"]} <= {p.pk for p in gallery["noir"]}
+    assert len(body["results"]) == 5
+    # Analysed and discarded: nothing stored.
+    assert Photo.objects.count() == 10
+    assert sorted(p.name for p in media_root.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"<html><body>hello</body></html>", "not a JPEG"),
+        (image_bytes("JPEG", size=(300, 200))[:400], "truncated"),
+    ],
+    ids=["empty", "html", "truncated"],
+)
+def test_bad_uploads_are_a_clear_400(client, gallery, data, message):
+    upload = io.BytesIO(data)
+    upload.name = "query.jpg"
+    response = client.post("/api/similar/", {"image": upload})
+    assert response.status_code == 400
+    assert message in response.json()["image"][0]
+    assert Photo.objects.count() == 10
+
+
+def test_missing_image_field_is_a_clear_400(client, gallery):
+    response = client.post("/api/similar/", {"k": 3})
+    assert response.status_code == 400
+    assert "image" in response.json()
+
+
+def test_upload_on_an_empty_gallery_returns_no_results(client, db):
+    response = client.post("/api/similar/", {"image": jpeg_upload(scene(1, "warm"))})
+    assert response.status_code == 200
+    assert response.json()["results"] == []

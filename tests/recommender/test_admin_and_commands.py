@@ -1,0 +1,75 @@
+from django.core.management import call_command
+from django.urls import reverse
+
+from recommender.models import ClusterRun, RecommenderSettings
+from tests.factories import image_file
+
+
+def test_settings_changelist_opens_the_single_settings_row(admin_client, db):
+    response = admin_client.get(reverse("admin:recommender_recommendersettings_changelist"))
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "style" in text and "available" in text
+    assert "Rebuild the index now" in text
+    assert RecommenderSettings.objects.count() == 1
+
+
+def test_unavailable_cnn_is_shown_with_its_reason(admin_client, db, settings):
+    from recommender.features import get_extractor
+
+    settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
+    settings.STYLEFINDER_CNN_WEIGHTS = "/missing/weights.keras"
+    RecommenderSettings.load()
+    get_extractor.cache_clear()
+    try:
+        page = admin_client.get(
+            reverse("admin:recommender_recommendersettings_change", args=[1])
+        )
+    finally:
+        get_extractor.cache_clear()
+    text = page.content.decode()
+    assert "unavailable" in text
+    assert "/missing/weights.keras" in text
+
+
+def test_rebuild_button_builds_an_index(admin_client, ingest):
+    for i in range(3):
+        ingest(image_file(f"r{i}.jpg", seed=i))
+    response = admin_client.post(reverse("admin:recommender_rebuild"), follow=True)
+    assert ClusterRun.objects.filter(is_active=True).count() == 1
+    assert "Indexed 3 photos" in response.content.decode()
+    runs = admin_client.get(reverse("admin:recommender_clusterrun_changelist"))
+    assert runs.status_code == 200
+
+
+def test_changing_weights_marks_the_index_stale(admin_client, db):
+    RecommenderSettings.objects.update_or_create(pk=1, defaults={"index_dirty_since": None})
+    url = reverse("admin:recommender_recommendersettings_change", args=[1])
+    data = {
+        "style_weight": "3",
+        "cnn_weight": "1",
+        "neighbours_per_photo": "12",
+        "cnn_enabled": "on",
+        "cnn_pca_components": "32",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    knobs = RecommenderSettings.load()
+    assert knobs.style_weight == 3
+    assert knobs.index_dirty_since is not None
+
+
+def test_rebuild_index_command(ingest, capsys):
+    for i in range(3):
+        ingest(image_file(f"c{i}.jpg", seed=i))
+    call_command("rebuild_index")
+    out = capsys.readouterr().out
+    assert "Indexed 3 photos" in out
+    assert "blocks style" in out
+
+
+def test_rebuild_index_command_with_an_empty_library(db, capsys):
+    call_command("rebuild_index")
+    assert "Fewer than two" in capsys.readouterr().out

@@ -1,0 +1,336 @@
+"""CnnExtractor on the shared EfficientNet-Lite0 file (../shared/models beside the repo).
+
+Nothing here downloads weights: the one test that lets Keras try (`..._download_fails_fast...`)
+runs in a subprocess with an empty HOME and passes whether or not the network is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.features.base import ExtractorUnavailable
+from recommender.features.cnn import CnnConfig, CnnExtractor, describe_availability
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO.parent / "shared" / "models"
+LITE0 = MODELS / "efficientnet_lite0_imagenet.keras"
+LABELS = MODELS / "imagenet_labels.txt"
+LITE0_DIM = 1280 + 2 * (32 + 24)  # avg_pool + mean/std of stem_relu (32) and block2_add (24)
+CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
+
+
+def _require_model_file() -> None:
+    if not LITE0.is_file():
+        message = f"shared model file missing: {LITE0}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def lite0() -> CnnExtractor:
+    """One loaded extractor for the module. batch_size=2 so that batches of 3 are split."""
+    _require_model_file()
+    extractor = CnnExtractor(CnnConfig(weights=str(LITE0), labels=str(LABELS), batch_size=2))
+    extractor.check_available()
+    return extractor
+
+
+def _noise(seed: int, size=(300, 200)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def _gradient(size=(320, 240)) -> Image.Image:
+    width, height = size
+    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height)[:, None].repeat(width, 1)
+    rgb = np.stack([x, y, 255 - x], axis=-1).astype(np.uint8)
+    return Image.fromarray(rgb)
+
+
+@pytest.fixture(scope="module")
+def cat() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.chelsea())  # bundled with scikit-image, no download
+
+
+def test_importing_the_module_does_not_import_tensorflow():
+    code = (
+        "import sys; import recommender.features.cnn; "
+        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_config_from_env():
+    config = CnnConfig.from_env(
+        {
+            "STYLEFINDER_CNN_WEIGHTS": "/models/x.keras",
+            "STYLEFINDER_CNN_MODEL": "VGG16",
+            "STYLEFINDER_CNN_STYLE_LAYERS": " block1_conv2, block2_conv2 ,",
+            "STYLEFINDER_CNN_BATCH_SIZE": "4",
+            "STYLEFINDER_CNN_DOWNLOAD_TIMEOUT": "2.5",
+        }
+    )
+    assert config.weights == "/models/x.keras"
+    assert config.model == "VGG16"
+    assert config.style_layers == ("block1_conv2", "block2_conv2")
+    assert config.batch_size == 4
+    assert config.download_timeout == 2.5
+    assert config.embedding_layer is None and config.labels is None
+    assert CnnConfig.from_env({}) == CnnConfig()
+    assert CnnConfig.from_env({"STYLEFINDER_CNN_WEIGHTS": ""}).weights is None
+    assert CnnConfig.from_env({"STYLEFINDER_CNN_STYLE_LAYERS": "none"}).style_layers == ()
+
+
+def test_config_prefers_django_settings(settings, monkeypatch):
+    monkeypatch.setenv("STYLEFINDER_CNN_BATCH_SIZE", "3")
+    monkeypatch.setenv("STYLEFINDER_CNN_MODEL", "VGG16")
+    settings.STYLEFINDER_CNN_BATCH_SIZE = 7
+    del settings.STYLEFINDER_CNN_MODEL
+    config = CnnConfig.from_settings()
+    assert config.batch_size == 7  # from settings
+    assert config.model == "VGG16"  # not in settings: from the environment
+
+
+def test_bad_setting_is_reported_as_unavailable(settings):
+    with pytest.raises(ValueError, match="at least 1"):
+        CnnConfig(batch_size=0)
+    assert CnnExtractor(CnnConfig(), batch_size=1).config.batch_size == 1
+    settings.STYLEFINDER_CNN_BATCH_SIZE = "lots"
+    with pytest.raises(ExtractorUnavailable, match="STYLEFINDER_CNN_BATCH_SIZE.*'lots'"):
+        CnnExtractor().check_available()
+
+
+def test_dim_and_blocks(lite0):
+    assert lite0.dim == LITE0_DIM
+    assert lite0.blocks == {"embedding": slice(0, 1280), "style_stats": slice(1280, LITE0_DIM)}
+    assert lite0.style_layers == {"stem_relu": 32, "block2_add": 24}
+    assert lite0.key == "cnn@1"
+
+
+def test_extract_returns_finite_float32_vector(lite0, cat):
+    vector = lite0.extract(cat)
+    assert vector.dtype == np.float32
+    assert vector.shape == (LITE0_DIM,)
+    assert np.isfinite(vector).all()
+    style = vector[lite0.blocks["style_stats"]]
+    stds = np.concatenate([style[32:64], style[64 + 24 :]])
+    assert (stds >= 0).all() and stds.max() > 0
+
+
+def test_extract_is_deterministic(lite0, cat):
+    np.testing.assert_allclose(lite0.extract(cat), lite0.extract(cat), rtol=0, atol=1e-6)
+
+
+def test_extract_batch_matches_single_extracts(lite0, cat):
+    images = [cat, _noise(1), _gradient()]
+    batch = lite0.extract_batch(images)  # batch_size=2: two chunks
+    assert batch.shape == (3, LITE0_DIM) and batch.dtype == np.float32
+    singles = np.stack([lite0.extract(image) for image in images])
+    np.testing.assert_allclose(batch, singles, rtol=0, atol=1e-4)
+    assert lite0.extract_batch([]).shape == (0, LITE0_DIM)
+
+
+def test_non_rgb_images_are_converted(lite0, cat):
+    grey = lite0.extract(cat.convert("L"))
+    rgba = lite0.extract(cat.convert("RGBA"))
+    assert grey.shape == rgba.shape == (LITE0_DIM,)
+    np.testing.assert_allclose(rgba, lite0.extract(cat), atol=1e-6)
+
+
+def test_different_images_give_different_vectors(lite0, cat):
+    a, b, c = lite0.extract_batch([cat, _noise(2), _gradient()])
+    for first, second in ((a, b), (a, c), (b, c)):
+        assert not np.allclose(first, second, atol=1e-3)
+
+
+def test_grey_and_colourful_images_differ_in_style_stats(lite0, cat):
+    style = lite0.blocks["style_stats"]
+    grey = lite0.extract(Image.new("RGB", (256, 256), (128, 128, 128)))[style]
+    colourful = lite0.extract(_gradient())[style]
+    assert np.abs(grey - colourful).max() > 0.1
+    # A flat image has (almost) no spatial variation in the stem layer: tiny std.
+    assert grey[32:64].max() < colourful[32:64].max()
+
+
+def test_classify_finds_the_cat(lite0, cat):
+    top = lite0.classify(cat, top=5)
+    assert len(top) == 5
+    names = [label.split(",")[0].strip() for label, _ in top]
+    assert CAT_CLASSES & set(names), top
+    probabilities = [p for _, p in top]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1.0001
+
+
+def test_classify_needs_labels(lite0, cat):
+    unlabelled = CnnExtractor(lite0.config, labels=None, batch_size=8)
+    started = time.monotonic()
+    assert unlabelled.dim == LITE0_DIM
+    assert time.monotonic() - started < 0.5  # same model: shared, not loaded again
+    with pytest.raises(ExtractorUnavailable, match="STYLEFINDER_CNN_LABELS"):
+        unlabelled.classify(cat)
+
+
+def test_describe_availability(lite0):
+    available, message = describe_availability(lite0.config)
+    assert available and "avg_pool" in message
+    available, message = describe_availability(CnnConfig(weights="/nowhere/model.keras"))
+    assert not available and "/nowhere/model.keras" in message
+
+
+def test_missing_weights_file_is_reported_quickly(tmp_path, caplog):
+    missing = tmp_path / "no-such-model.keras"
+    extractor = CnnExtractor(weights=str(missing))
+    started = time.monotonic()
+    with pytest.raises(ExtractorUnavailable) as excinfo:
+        extractor.check_available()
+    assert time.monotonic() - started < 2
+    message = str(excinfo.value)
+    assert str(missing) in message and "STYLEFINDER_CNN_WEIGHTS" in message
+    assert "style features alone" in message
+    # Remembered: no retry, no second warning; extract fails the same way.
+    caplog.clear()
+    with pytest.raises(ExtractorUnavailable, match="no-such-model"):
+        extractor.extract(Image.new("RGB", (8, 8)))
+    assert not caplog.records
+    # reset() retries (and succeeds once the file is there).
+    if LITE0.is_file():
+        missing.symlink_to(LITE0)
+        extractor.reset()
+        assert extractor.dim == LITE0_DIM
+
+
+def test_unknown_application_name_is_a_clear_error():
+    extractor = CnnExtractor(CnnConfig(weights=None, model="NoSuchNet"))
+    with pytest.raises(ExtractorUnavailable, match="'NoSuchNet' is not a Keras application"):
+        extractor.check_available()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.*")  # Keras' own numpy-2 notice
+def test_application_with_a_local_weights_file(tmp_path, cat):
+    """STYLEFINDER_CNN_MODEL + a *.weights.h5 file: the application is built offline."""
+    import keras
+
+    weights = tmp_path / "mobilenet_v2_random.weights.h5"
+    source = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(224, 224, 3), pooling="avg"
+    )
+    source.save_weights(weights)
+    extractor = CnnExtractor(CnnConfig(weights=str(weights), model="MobileNetV2"))
+    assert extractor.style_layers == {"block_1_expand_relu": 96, "block_3_expand_relu": 144}
+    assert extractor.dim == 1280 + 2 * (96 + 144)
+    vector = extractor.extract(cat)
+    assert vector.shape == (extractor.dim,) and np.isfinite(vector).all()
+    with pytest.raises(ExtractorUnavailable, match="softmax"):
+        extractor.classify(cat)  # applications are built without their top
+
+
+_DOWNLOAD_PROBE = """
+import json, sys, time
+import keras  # import TensorFlow first: only the download attempt is timed
+from recommender.features.cnn import CnnExtractor, ExtractorUnavailable
+started = time.monotonic()
+try:
+    extractor = CnnExtractor()
+    extractor.check_available()
+    outcome = {"available": True, "dim": extractor.dim}
+except ExtractorUnavailable as exc:
+    outcome = {"available": False, "message": str(exc)}
+outcome["seconds"] = time.monotonic() - started
+print(json.dumps(outcome))
+"""
+
+
+def _probe_env(home: Path, *, keep_proxies: bool = True, **extra: str) -> dict[str, str]:
+    """The environment for `_DOWNLOAD_PROBE`: empty HOME (no Keras cache), no Django."""
+    proxies = () if keep_proxies else ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("STYLEFINDER_CNN_")
+        and key not in ("KERAS_HOME", "DJANGO_SETTINGS_MODULE")
+        and key.lower() not in proxies
+    }
+    env.update(
+        HOME=str(home),
+        STYLEFINDER_CNN_MODEL="MobileNetV2",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **extra,
+    )
+    return env
+
+
+def _run_probe(env: dict[str, str]) -> dict:
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _DOWNLOAD_PROBE],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,  # includes importing TensorFlow on a busy machine
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the weights download hung instead of failing fast")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_network_download_fails_fast_without_network(tmp_path):
+    """NETWORK: MobileNetV2 with no weights file and an empty Keras cache tries Keras' download.
+
+    Here the network is closed, so this must end with ExtractorUnavailable within ~20 s instead
+    of hanging; where the network is reachable the download succeeding is accepted too. Runs in
+    a subprocess: Keras fixes its cache folder (~/.keras) at import, and a hang cannot hold up the
+    suite beyond the subprocess timeout.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    outcome = _run_probe(_probe_env(home, STYLEFINDER_CNN_DOWNLOAD_TIMEOUT="15"))
+    if outcome["available"]:  # the network was reachable after all
+        assert outcome["dim"] == 1280 + 2 * (96 + 144)
+        return
+    assert outcome["seconds"] < 20, outcome
+    assert "MobileNetV2" in outcome["message"]
+    assert "STYLEFINDER_CNN_WEIGHTS" in outcome["message"]
+
+
+def test_network_stalled_download_times_out(tmp_path):
+    """NETWORK (simulated, offline): a server that accepts but never answers, as an HTTPS proxy.
+
+    Keras' own download has no timeout; STYLEFINDER_CNN_DOWNLOAD_TIMEOUT must end it.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts or replies
+        proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        outcome = _run_probe(
+            _probe_env(
+                home,
+                keep_proxies=False,
+                STYLEFINDER_CNN_DOWNLOAD_TIMEOUT="2",
+                https_proxy=proxy,
+                HTTPS_PROXY=proxy,
+            )
+        )
+    assert not outcome["available"]
+    assert outcome["seconds"] < 10, outcome
+    assert "timed out" in outcome["message"] and "MobileNetV2" in outcome["message"]

@@ -1,0 +1,73 @@
+"""The CNN extractor inside the real processing step and index (shared EfficientNet-Lite0)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photos.models import Photo
+from recommender.features import availability, get_extractor
+from recommender.models import ClusterRun, FeatureVector
+from recommender.selectors import similar_to_image, similar_to_photo
+from recommender.services import rebuild_index
+from tests.factories import gradient_image
+from tests.shared_data import LITE0_MODEL, require
+
+
+@pytest.fixture
+def fresh_extractors():
+    get_extractor.cache_clear()
+    yield
+    get_extractor.cache_clear()
+
+
+@pytest.fixture
+def with_cnn(settings, fresh_extractors):
+    settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
+    settings.STYLEFINDER_CNN_WEIGHTS = str(require(LITE0_MODEL))
+
+
+def jpeg(seed: int, grey: bool = False) -> io.BytesIO:
+    image = gradient_image((160, 120), seed=seed)
+    image = Image.fromarray(np.roll(np.asarray(image), seed * 29, axis=0))
+    if grey:
+        image = image.convert("L").convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    buffer.seek(0)
+    buffer.name = f"cnn-{seed}.jpg"
+    return buffer
+
+
+def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest):
+    photos = [ingest(jpeg(i, grey=i % 2 == 0)) for i in range(6)]
+    assert all(p.status == Photo.Status.READY for p in photos), [p.error for p in photos]
+    vector = FeatureVector.objects.get(photo=photos[0], extractor="cnn")
+    assert vector.dim == 1280 + 2 * (32 + 24)
+    assert np.isfinite(vector.array).all()
+
+    run = rebuild_index().run
+    assert run.config["blocks"] == ["cnn", "style"]
+    assert "cnn@1" in run.config["extractors"]
+    assert len(similar_to_photo(photos[0], k=3)) == 3
+    results = similar_to_image(Image.open(jpeg(40, grey=True)), k=3)
+    assert len(results) == 3
+
+
+def test_without_weights_photos_are_processed_on_style_alone(settings, fresh_extractors, ingest):
+    settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
+    settings.STYLEFINDER_CNN_WEIGHTS = "/nonexistent/model.keras"
+    ok, reason = availability("cnn")
+    assert not ok
+    assert "/nonexistent/model.keras" in reason
+    assert "style features" in reason
+
+    photos = [ingest(jpeg(i)) for i in range(3)]
+    assert all(p.status == Photo.Status.READY for p in photos)
+    assert not FeatureVector.objects.filter(extractor="cnn").exists()
+    run = rebuild_index().run
+    assert isinstance(run, ClusterRun)
+    assert run.config["blocks"] == ["style"]
