@@ -5,7 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+export PORT
 STAMPS := .stamps
+# The demo uses the pretrained CNN beside the checkout when there is one (no download needed);
+# without it, and with no network, the site runs on the style features alone.
+SHARED_CNN := $(wildcard $(abspath ../shared/models/efficientnet_lite0_imagenet.keras))
 
 .PHONY: demo serve test lint format install install-dev system-deps clean
 
@@ -26,6 +30,8 @@ install-dev: $(STAMPS)/requirements-dev
 
 system-deps:
 	bash scripts/ensure-system-deps.sh browser
+
+demo serve: export STYLEFINDER_CNN_WEIGHTS ?= $(SHARED_CNN)
 
 demo: install
 	$(PY) manage.py demo
