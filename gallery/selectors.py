@@ -13,10 +13,15 @@ from django.conf import settings
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from PIL import Image
 
 from photos.models import Photo
+from recommender.selectors import Recommendation
+from recommender.strategies import recommend_for_image, recommend_for_photo
 
 GALLERY_ORDER = ("-created_at", "-id")
+SIMILAR_ON_PHOTO_PAGE = 8
+SIMILAR_TO_UPLOAD = 12
 
 
 def gallery_page_size() -> int:
@@ -93,3 +98,31 @@ def gallery_page_number_of(photo: Photo) -> int:
     """The gallery page on which `photo` appears (or would appear), for "back to gallery"."""
     before = Photo.objects.public().filter(_newer_than(photo)).count()
     return before // gallery_page_size() + 1
+
+
+def _similar_limit(k: int) -> int:
+    return max(1, min(k, int(settings.STYLEFINDER_MAX_SIMILAR)))
+
+
+def similar_to_photo(
+    photo: Photo, variant: str, k: int = SIMILAR_ON_PHOTO_PAGE
+) -> list[Recommendation]:
+    """The photos to show under `photo` for `variant`: public, never the photo itself.
+
+    The recommender reads the precomputed neighbours of the active run (one query; the first
+    reader after photos changed pays for a rebuild of the index).
+    """
+    results = recommend_for_photo(photo, variant, _similar_limit(k))
+    return _visible([r for r in results if r.photo.pk != photo.pk])
+
+
+def similar_to_upload(
+    image: Image.Image, variant: str, k: int = SIMILAR_TO_UPLOAD
+) -> list[Recommendation]:
+    """The public photos most like a visitor's image (decoded in memory, never stored)."""
+    return _visible(recommend_for_image(image, variant, _similar_limit(k)))
+
+
+def _visible(results: list[Recommendation]) -> list[Recommendation]:
+    """Belt and braces: the recommender only returns public photos; never show anything else."""
+    return [r for r in results if r.photo.published and r.photo.status == Photo.Status.READY]

@@ -7,4 +7,5 @@ app_name = "gallery"
 urlpatterns = [
     path("", views.gallery_index, name="index"),
     path("photos/<int:pk>/", views.photo_detail, name="photo"),
+    path("similar/", views.find_similar, name="find_similar"),
 ]

@@ -1,23 +1,36 @@
-"""The public site: the gallery grid and the photo page.
+"""The public site: the gallery grid, the photo page and "find photos like yours".
 
 Views stay thin: queries live in `gallery.selectors`; what is computed here is only how a photo is
-presented (which rendition files go into `srcset`, how wide a tile is).
+presented (which rendition files go into `srcset`, how wide a tile is, how a recommendation's
+reasons read).
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_safe
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods, require_safe
+from PIL import Image
 
 from photos.models import Photo
+from photos.renditions import SPECS
+from recommender.selectors import Recommendation
+from recommender.strategies import current_variant
 
 from . import selectors
+from .forms import FindSimilarForm
+
+logger = logging.getLogger(__name__)
 
 # Justified rows (static/gallery/site.css): a tile's aspect ratio is rounded to a multiple of
 # 1/RATIO_STEPS and clamped, and named by a class `r-N` with N = ratio * RATIO_STEPS. The CSS
@@ -157,6 +170,104 @@ def _preview_reasons(photo: Photo) -> list[str]:
     return reasons or ["it is not public"]
 
 
+# --- Similar photos ------------------------------------------------------------------------------
+
+THUMB_SIDE = next(spec.max_side for spec in SPECS if spec.name == "thumb")
+PREVIEW_SIDE = 480  # the visitor's own photo, shown beside the results (a data: URL, never stored)
+PREVIEW_QUALITY = 80
+
+
+def fit_within(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size of a `width`×`height` picture scaled down (never up) to fit a `side` square."""
+    if width < 1 or height < 1:
+        return side, side
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+REASON_SEPARATOR = " · "
+
+
+def reasons_parts(reasons: Iterable[str]) -> list[str]:
+    """The reasons to show, the first one capitalised: ["Black & white", "low-key"]."""
+    parts = [reason.strip() for reason in reasons if reason and reason.strip()]
+    if parts:
+        parts[0] = parts[0][:1].upper() + parts[0][1:]
+    return parts
+
+
+def reasons_caption(reasons: Iterable[str]) -> str:
+    """["black & white", "low-key"] → "Black & white · low-key"."""
+    return REASON_SEPARATOR.join(reasons_parts(reasons))
+
+
+@dataclass(frozen=True)
+class SimilarItem:
+    """One recommended photo as a thumbnail link: what `_recommendations.html` shows."""
+
+    photo: Photo
+    position: int  # 1-based place in the list as shown (logged with clicks)
+    score: float  # cosine similarity, -1…1
+    reasons: tuple[str, ...]  # as shown: the first one capitalised
+    src: str
+    width: int
+    height: int
+
+    @property
+    def similarity_percent(self) -> int:
+        return round(max(0.0, min(1.0, self.score)) * 100)
+
+
+def similar_items(recommendations: Iterable[Recommendation]) -> list[SimilarItem]:
+    """Recommendations with a thumbnail, numbered in the order shown."""
+    items: list[SimilarItem] = []
+    for recommendation in recommendations:
+        src = recommendation.thumbnail_url
+        if not src:  # a ready photo always has its thumbnail; be safe anyway
+            continue
+        photo = recommendation.photo
+        width, height = fit_within(photo.width, photo.height, THUMB_SIDE)
+        items.append(
+            SimilarItem(
+                photo=photo,
+                position=len(items) + 1,
+                score=float(recommendation.score),
+                reasons=tuple(reasons_parts(recommendation.reasons)),
+                src=src,
+                width=width,
+                height=height,
+            )
+        )
+    return items
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The visitor's photo as a small JPEG in a data: URL (made in memory, never written)."""
+
+    src: str
+    width: int
+    height: int
+
+
+def preview_of(image: Image.Image, side: int = PREVIEW_SIDE) -> Preview:
+    small = image.convert("RGB")  # a copy: the caller's image is left as it is
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=PREVIEW_QUALITY, optimize=True)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Preview(f"data:image/jpeg;base64,{encoded}", small.width, small.height)
+
+
+def _similar_to_photo(photo: Photo, variant: str) -> list[SimilarItem]:
+    """The "Similar style" strip; a broken recommender must not take the photo page down."""
+    try:
+        return similar_items(selectors.similar_to_photo(photo, variant))
+    except Exception:
+        logger.exception("Similar photos for photo %s (variant %s) failed", photo.pk, variant)
+        return []
+
+
 @require_safe
 def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     is_staff = _is_staff(request)
@@ -164,6 +275,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     neighbours = selectors.photo_neighbours(photo)
     image = picture(photo, ("medium", "display"))
     og_image = request.build_absolute_uri(image.src) if image and is_public else ""
+    variant = current_variant(request)
     return render(
         request,
         "gallery/photo.html",
@@ -178,5 +290,48 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "og_image": og_image,
             "canonical_url": request.build_absolute_uri(photo.get_absolute_url()),
             "exif": photo.exif_summary,
+            "variant": variant,
+            "similar": _similar_to_photo(photo, variant),
         },
     )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def find_similar(request: HttpRequest) -> HttpResponse:
+    """Upload a photo, see the gallery's photos of the same style. The upload is analysed in
+    memory and discarded: no file is written to storage, nothing is added to the database."""
+    variant = current_variant(request)
+    context = {
+        "variant": variant,
+        "preview": None,
+        "upload_name": "",
+        "results": None,
+        "max_upload_bytes": int(settings.STYLEFINDER_MAX_UPLOAD_BYTES),
+    }
+    status = 200
+    if request.method == "POST":
+        form = FindSimilarForm(request.POST, request.FILES)
+        if form.is_valid():
+            image = form.query_image
+            try:
+                results = similar_items(selectors.similar_to_upload(image, variant))
+            except Exception:
+                # Our side, not the visitor's file: say so, and never show a server error page.
+                logger.exception("Similar photos for an upload (variant %s) failed", variant)
+                form.add_error(
+                    None, "We could not compare your photo right now. Please try again later."
+                )
+                status = 503
+            else:
+                context["preview"] = preview_of(image)
+                context["upload_name"] = form.cleaned_data["image"].name or ""
+                context["results"] = results
+        else:
+            status = 400
+    else:
+        form = FindSimilarForm()
+    context["form"] = form
+    response = render(request, "gallery/find_similar.html", context, status=status)
+    if request.method == "POST":
+        add_never_cache_headers(response)  # the page holds the visitor's own photo
+    return response

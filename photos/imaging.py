@@ -81,9 +81,8 @@ def sha256_of(stream: IO[bytes], chunk_size: int = 1024 * 1024) -> tuple[str, in
 def _open_checked(stream: IO[bytes], max_pixels: int) -> Image.Image:
     """Open (header only) and refuse unknown formats and decompression bombs before decoding."""
     stream.seek(0)
-    # Pillow refuses outright at twice this (and only warns at once it); our own check below gives
-    # the uploader the exact limit.
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    # Pillow itself refuses at twice Image.MAX_IMAGE_PIXELS (set from our limit at start-up, see
+    # PhotosConfig.ready) and only warns below that; the check further down gives the exact limit.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -218,6 +217,30 @@ def read_exif(image: Image.Image) -> ExifData:
         exposure_time=_exposure_text(sub.get(tags.ExposureTime)),
         iso=int(iso) if iso and iso < 10_000_000 else None,
     )
+
+
+def open_query_image(
+    stream: IO[bytes], *, max_bytes: int, max_pixels: int, max_side: int
+) -> Image.Image:
+    """Validate and decode an image that is only analysed, never stored (a visitor's query).
+
+    The same checks as `inspect_image` (size, format by content, pixel limit before decoding,
+    truncation), but JPEGs are decoded at reduced size straight away: a query must not cost a
+    full-resolution decode.
+    """
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    if size == 0:
+        raise ImageRejected("The file is empty.")
+    if size > max_bytes:
+        raise ImageRejected(
+            f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+        )
+    image = _open_checked(stream, max_pixels)
+    try:
+        return open_normalized(image, max_side=max_side)
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        raise ImageRejected(f"The image is truncated or damaged: {exc}") from exc
 
 
 def _to_8bit_rgb(image: Image.Image) -> Image.Image:

@@ -103,8 +103,15 @@ class ClusterRunAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "is_active", "n_photos", "blocks", "duration", "created_at"]
     list_filter = ["status", "is_active"]
     readonly_fields = [
-        "status", "is_active", "n_photos", "config", "space_file", "duration_seconds", "error",
-        "created_at", "finished_at",
+        "status",
+        "is_active",
+        "n_photos",
+        "config",
+        "space_file",
+        "duration_seconds",
+        "error",
+        "created_at",
+        "finished_at",
     ]
 
     def has_add_permission(self, request) -> bool:

@@ -44,4 +44,4 @@ def recommend_for_photo(photo: Photo, variant: str, k: int) -> list[Recommendati
 
 
 def recommend_for_image(image: Image.Image, variant: str, k: int) -> list[Recommendation]:
-    return IMAGE_STRATEGIES.get(variant, similar_to_image)(image, k)
+    return IMAGE_STRATEGIES[variant](image, k)

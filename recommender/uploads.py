@@ -8,20 +8,19 @@ from typing import IO
 from django.conf import settings
 from PIL import Image
 
-from photos.imaging import inspect_image, open_normalized
+from photos import imaging
 
 QUERY_SIDE = 512
 
 
 def open_query_image(file: IO[bytes]) -> Image.Image:
-    """Validate an upload with the same rules as ingest and decode a small normalised copy.
+    """Validate an upload with the rules of ingest and decode a small normalised copy.
 
     Raises `photos.imaging.ImageRejected` with a message for the visitor.
     """
-    inspect_image(
+    return imaging.open_query_image(
         file,
         max_bytes=settings.STYLEFINDER_MAX_UPLOAD_BYTES,
-        max_pixels=settings.STYLEFINDER_MAX_PIXELS,
+        max_pixels=min(settings.STYLEFINDER_MAX_PIXELS, settings.STYLEFINDER_MAX_QUERY_PIXELS),
+        max_side=QUERY_SIDE,
     )
-    file.seek(0)
-    return open_normalized(file, max_side=QUERY_SIDE)

@@ -129,3 +129,15 @@ def test_upload_on_an_empty_gallery_returns_no_results(client, db):
     response = client.post("/api/similar/", {"image": jpeg_upload(scene(1, "warm"))})
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_query_uploads_have_their_own_pixel_ceiling(client, gallery, settings):
+    settings.STYLEFINDER_MAX_QUERY_PIXELS = 100 * 100
+    big = jpeg_upload(scene(3, "warm").resize((150, 100)))
+    response = client.post("/api/similar/", {"image": big})
+    assert response.status_code == 400
+    assert "megapixels" in response.json()["image"][0]
+    # The photographer's own ingest limit is unaffected.
+    from photos.services import ingest_photo
+
+    ingest_photo(jpeg_upload(scene(3, "warm").resize((150, 100)), "ok.jpg"))

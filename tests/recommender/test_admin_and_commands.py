@@ -24,9 +24,7 @@ def test_unavailable_cnn_is_shown_with_its_reason(admin_client, db, settings):
     RecommenderSettings.load()
     get_extractor.cache_clear()
     try:
-        page = admin_client.get(
-            reverse("admin:recommender_recommendersettings_change", args=[1])
-        )
+        page = admin_client.get(reverse("admin:recommender_recommendersettings_change", args=[1]))
     finally:
         get_extractor.cache_clear()
     text = page.content.decode()
