@@ -19,7 +19,10 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
     """One settings row: the changelist goes straight to it."""
 
     fieldsets = [
-        ("Similarity", {"fields": ["style_weight", "cnn_weight", "neighbours_per_photo"]}),
+        (
+            "Similarity",
+            {"fields": ["style_weight", "cnn_weight", "content_weight", "neighbours_per_photo"]},
+        ),
         ("CNN features", {"fields": ["cnn_enabled", "cnn_pca_components"]}),
         ("Status", {"fields": ["extractor_status", "index_status"]}),
     ]

@@ -45,13 +45,21 @@ class RecommenderSettings(models.Model):
         default=2.0, help_text="Weight of the hand-made style features (the research used 2)."
     )
     cnn_weight = models.FloatField(
-        default=1.0, help_text="Weight of the CNN features (0 switches them off for similarity)."
+        default=1.0,
+        help_text="Weight of the CNN's style statistics (early-layer colour and texture "
+        "responses); 0 leaves them out.",
+    )
+    content_weight = models.FloatField(
+        default=0.25,
+        help_text="Weight of the CNN's content embedding (what is in the picture). Keep it low "
+        "to recommend by style rather than by subject; 0 leaves it out.",
     )
     cnn_enabled = models.BooleanField(
         default=True, help_text="Extract CNN features when the model is available."
     )
     cnn_pca_components = models.PositiveSmallIntegerField(
-        default=32, help_text="Dimensions the CNN features are reduced to (PCA) at index build."
+        default=32,
+        help_text="Dimensions the CNN content embedding is reduced to (PCA) at index build.",
     )
     neighbours_per_photo = models.PositiveSmallIntegerField(
         default=20, help_text="How many similar photos are precomputed for each photo."
@@ -75,8 +83,15 @@ class RecommenderSettings(models.Model):
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
 
-    def weights(self) -> dict[str, float]:
-        return {"style": self.style_weight, "cnn": self.cnn_weight}
+    def space_settings(self):
+        from .blocks import SpaceSettings
+
+        return SpaceSettings(
+            style_weight=self.style_weight,
+            cnn_weight=self.cnn_weight,
+            content_weight=self.content_weight,
+            content_pca=self.cnn_pca_components,
+        )
 
 
 class ClusterRun(models.Model):

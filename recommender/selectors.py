@@ -11,6 +11,7 @@ from PIL import Image
 
 from photos.models import Photo, Rendition
 
+from .blocks import embed
 from .explain import reasons
 from .models import ClusterRun, FeatureVector, Neighbour
 from .services import configured_extractors, ensure_index_fresh, extract_image_features
@@ -99,9 +100,13 @@ def _style_vectors(ids: list[int]) -> dict[int, np.ndarray]:
 
 
 def _search(
-    space: StyleSpace, features: dict[str, np.ndarray], k: int, exclude: set[int]
+    run: ClusterRun,
+    space: StyleSpace,
+    features: dict[str, np.ndarray],
+    k: int,
+    exclude: set[int],
 ) -> list[Recommendation]:
-    query = space.embed({name: vector[None, :] for name, vector in features.items()})
+    query = embed(space, features, run.config.get("cnn_layout"))
     hits = space.search(query, k, exclude=[exclude])[0]
     ids = [photo_id for photo_id, _ in hits]
     photos = _photos_with_thumbs(ids)
@@ -139,7 +144,7 @@ def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
     }
     if "style" not in vectors:
         return []
-    return _search(space, vectors, k, exclude={photo.pk})
+    return _search(run, space, vectors, k, exclude={photo.pk})
 
 
 def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
@@ -156,4 +161,4 @@ def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
     work = image.copy()
     if max(work.size) > side:
         work.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return _search(space, extract_image_features(work, extractors), k, exclude=set())
+    return _search(run, space, extract_image_features(work, extractors), k, exclude=set())

@@ -18,10 +18,10 @@ from PIL import Image
 from photos.imaging import open_normalized
 from photos.models import Photo
 
+from .blocks import cnn_layout, fit_space
 from .explain import reasons, style_attributes
-from .features import FeatureExtractor, usable_extractors
+from .features import FeatureExtractor, get_extractor, usable_extractors
 from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
-from .space import StyleSpace
 
 logger = logging.getLogger(__name__)
 
@@ -123,21 +123,19 @@ def _rebuild_index() -> RebuildResult:
     photo_ids = [pid for pid, ok in zip(photo_ids, has_vectors, strict=True) if ok]
     features = {name: matrix[has_vectors] for name, matrix in features.items()}
 
+    space_settings = knobs.space_settings()
+    layout = cnn_layout(get_extractor("cnn")) if "cnn" in features else None
     config = {
         "extractors": [f"{name}@{version}" for name, version in extractors],
-        "blocks": sorted(features),
-        "weights": knobs.weights(),
-        "pca_components": {"cnn": knobs.cnn_pca_components},
+        "features": sorted(features),
+        "space": space_settings.as_config(),
+        "cnn_layout": layout,
         "neighbours_per_photo": knobs.neighbours_per_photo,
     }
     run = ClusterRun.objects.create(n_photos=len(photo_ids), config=config)
     try:
-        space = StyleSpace.fit(
-            np.asarray(photo_ids),
-            features,
-            knobs.weights(),
-            pca_components={"cnn": knobs.cnn_pca_components},
-        )
+        space = fit_space(np.asarray(photo_ids), features, space_settings, layout)
+        run.config["blocks"] = [block.name for block in space.blocks]
         indices, scores = space.all_neighbours(knobs.neighbours_per_photo)
         style = features["style"]
         attributes = [style_attributes(vector) for vector in style]

@@ -26,6 +26,7 @@ class BlockTransform:
     scale: np.ndarray
     components: np.ndarray | None  # (d_in, d_out) PCA projection, or None
     norm: float  # divides the block so its mean squared norm over the gallery is 1
+    centre: np.ndarray | None = None  # PCA's mean of the clipped z-scores
 
     @property
     def in_dim(self) -> int:
@@ -38,7 +39,7 @@ class BlockTransform:
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         z = np.clip((vectors - self.mean) / self.scale, -Z_CLIP, Z_CLIP)
         if self.components is not None:
-            z = z @ self.components
+            z = (z - self.centre) @ self.components
         return (z / self.norm * self.weight).astype(np.float32)
 
     @classmethod
@@ -49,16 +50,22 @@ class BlockTransform:
         scale = vectors.std(axis=0)
         scale[scale < 1e-8] = 1.0
         z = np.clip((vectors - mean) / scale, -Z_CLIP, Z_CLIP)
-        components = None
+        components = centre = None
         if pca_components and pca_components < z.shape[1] and z.shape[0] > 2:
             n = min(pca_components, z.shape[0] - 1)
             pca = PCA(n_components=n, svd_solver="randomized", random_state=seed).fit(z)
-            # Projection of raw z-scores: centre folded in, z's mean is ~0 by construction.
             components = pca.components_.T.astype(np.float32)
-            z = z @ components
+            centre = pca.mean_.astype(np.float32)
+            z = (z - centre) @ components
         norm = float(np.sqrt(np.mean(np.sum(z.astype(np.float64) ** 2, axis=1)))) or 1.0
         return cls(
-            name, float(weight), mean.astype(np.float32), scale.astype(np.float32), components, norm
+            name,
+            float(weight),
+            mean.astype(np.float32),
+            scale.astype(np.float32),
+            components,
+            norm,
+            centre,
         )
 
 
@@ -196,6 +203,7 @@ class StyleSpace:
             arrays[f"b{i}_meta"] = np.array([block.weight, block.norm], np.float64)
             if block.components is not None:
                 arrays[f"b{i}_components"] = block.components
+                arrays[f"b{i}_centre"] = block.centre
         arrays["block_names"] = np.array(names)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
@@ -216,6 +224,7 @@ class StyleSpace:
                         npz[f"b{i}_scale"],
                         components,
                         float(norm),
+                        npz.get(f"b{i}_centre"),
                     )
                 )
             return cls(npz["photo_ids"], npz["matrix"], blocks)

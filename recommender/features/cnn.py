@@ -567,9 +567,9 @@ class CnnExtractor(FeatureExtractor):
 
     name = "cnn"
     version = 1
-    # Callers decode JPEGs (draft mode) to about this longest side; the whole image is then
-    # resized to 224x224, so 448 keeps the short side of 3:2 and 16:9 photos above 224.
-    input_side = 448
+    # Callers decode JPEGs (draft mode) to about this longest side, shared with the style
+    # extractor so one decode serves both; the whole image is then resized to 224x224.
+    input_side = 256
 
     def __init__(self, config: CnnConfig | None = None, **overrides: Any) -> None:
         """`config` (default: `CnnConfig.from_settings()`, read at first use), then `overrides`

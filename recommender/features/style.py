@@ -98,6 +98,41 @@ FEATURES: list[tuple[str, str]] = [
 ]
 
 
+_TEXTURE_PREFIXES = (
+    "sharpness",
+    "edge_density",
+    "laplacian",
+    "grain",
+    "local_contrast",
+    "lbp_",
+    "vignette",
+    "centre_focus",
+)
+_COLOUR_PREFIXES = (
+    "mean_",
+    "warmth",
+    "chroma",
+    "saturation",
+    "colourfulness",
+    "neutral",
+    "hue_",
+    "shadow_a",
+    "shadow_b",
+    "highlight_a",
+    "highlight_b",
+)
+
+
+def feature_family(name: str) -> str:
+    """'tone', 'colour' or 'texture': the index weighs each family as one block, so that the 20
+    texture features (which mostly describe the scene, not the look) cannot outvote the others."""
+    if name.startswith(_TEXTURE_PREFIXES):
+        return "texture"
+    if name.startswith(_COLOUR_PREFIXES):
+        return "colour"
+    return "tone"
+
+
 def _work_copy(image: Image.Image) -> np.ndarray:
     """RGB float array in [0, 1], no larger than WORK_SIDE."""
     if image.mode != "RGB":

@@ -48,6 +48,7 @@ def test_changing_weights_marks_the_index_stale(admin_client, db):
     data = {
         "style_weight": "3",
         "cnn_weight": "1",
+        "content_weight": "0.25",
         "neighbours_per_photo": "12",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",
@@ -65,7 +66,7 @@ def test_rebuild_index_command(ingest, capsys):
     call_command("rebuild_index")
     out = capsys.readouterr().out
     assert "Indexed 3 photos" in out
-    assert "blocks style" in out
+    assert "blocks style.tone, style.colour, style.texture" in out
 
 
 def test_rebuild_index_command_with_an_empty_library(db, capsys):

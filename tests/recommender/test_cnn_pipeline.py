@@ -50,7 +50,9 @@ def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest)
     assert np.isfinite(vector.array).all()
 
     run = rebuild_index().run
-    assert run.config["blocks"] == ["cnn", "style"]
+    assert run.config["features"] == ["cnn", "style"]
+    assert run.config["cnn_layout"] == {"embedding": [0, 1280], "style_stats": [1280, 1392]}
+    assert {"cnn.style", "cnn.content", "style.colour"} <= set(run.config["blocks"])
     assert "cnn@1" in run.config["extractors"]
     assert len(similar_to_photo(photos[0], k=3)) == 3
     results = similar_to_image(Image.open(jpeg(40, grey=True)), k=3)
@@ -70,4 +72,5 @@ def test_without_weights_photos_are_processed_on_style_alone(settings, fresh_ext
     assert not FeatureVector.objects.filter(extractor="cnn").exists()
     run = rebuild_index().run
     assert isinstance(run, ClusterRun)
-    assert run.config["blocks"] == ["style"]
+    assert run.config["features"] == ["style"]
+    assert not any(block.startswith("cnn") for block in run.config["blocks"])

@@ -62,7 +62,13 @@ def test_processing_marks_the_index_stale_and_a_read_rebuilds_it(gallery):
     run = ClusterRun.objects.get(is_active=True)
     assert run.n_photos == 12
     assert run.status == ClusterRun.Status.READY
-    assert run.config["weights"] == {"style": 2.0, "cnn": 1.0}
+    assert run.config["space"] == {
+        "style_weight": 2.0,
+        "cnn_weight": 1.0,
+        "content_weight": 0.25,
+        "content_pca": 32,
+    }
+    assert run.config["blocks"] == ["style.tone", "style.colour", "style.texture"]
 
 
 def test_neighbours_share_the_style_and_exclude_the_photo(gallery):
@@ -160,7 +166,7 @@ def test_only_one_build_at_a_time(gallery):
 def test_style_weight_is_taken_from_the_settings(gallery):
     RecommenderSettings.objects.update(style_weight=3.5)
     run = rebuild_index().run
-    assert run.config["weights"]["style"] == 3.5
+    assert run.config["space"]["style_weight"] == 3.5
 
 
 def test_a_failing_extractor_fails_the_photo_with_the_reason(ingest, monkeypatch):

@@ -18,6 +18,6 @@ class Command(BaseCommand):
         run = result.run
         self.stdout.write(self.style.SUCCESS(result.message))
         self.stdout.write(
-            f"run {run.pk}: blocks {', '.join(run.config['blocks'])}, "
-            f"weights {run.config['weights']}, {run.config['neighbours_per_photo']} neighbours"
+            f"run {run.pk}: blocks {', '.join(run.config['blocks'])}; "
+            f"settings {run.config['space']}; {run.config['neighbours_per_photo']} neighbours"
         )

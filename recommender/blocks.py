@@ -1,0 +1,107 @@
+"""From extractor outputs to the weighted blocks of the style space, in one place.
+
+The index build, the query path and `benchmarks/retrieval.py` all call `fit_space` and
+`split_blocks`, so the benchmark measures exactly what the site serves.
+
+Blocks (each standardised and scaled to unit mean squared norm by `StyleSpace`, then weighted):
+
+- `style.tone`, `style.colour`, `style.texture`: the hand-made style features by family
+  (`features.style.feature_family`), each weighted `style_weight` × its family factor. Splitting
+  keeps the 18 texture features, which mostly describe the scene rather than the look, from
+  outvoting colour and tone by their number.
+- `cnn.style`: the CNN's early-layer channel mean/std (Gram-style statistics), weight
+  `cnn_weight`. These describe rendering (colour, contrast, grain) more than content.
+- `cnn.content`: the CNN's pooled embedding, reduced with PCA, weight `content_weight`. It says
+  *what* is in the picture; a small weight breaks ties towards similar subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .features.style import FEATURES, feature_family
+from .space import StyleSpace
+
+#: relative weight of each style family inside the style weight
+STYLE_FAMILY_WEIGHTS = {"tone": 1.0, "colour": 1.0, "texture": 0.5}
+
+_STYLE_INDEX = {
+    family: np.array([i for i, (name, _) in enumerate(FEATURES) if feature_family(name) == family])
+    for family in STYLE_FAMILY_WEIGHTS
+}
+
+# name → [start, stop) of each part of the CNN vector, as `CnnExtractor.blocks` reports it
+Layout = dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class SpaceSettings:
+    style_weight: float = 2.0
+    cnn_weight: float = 1.0
+    content_weight: float = 0.25
+    content_pca: int | None = 32
+
+    def as_config(self) -> dict:
+        return asdict(self)
+
+
+def cnn_layout(extractor) -> Layout:
+    """The CNN extractor's parts as plain ranges (stored with each run)."""
+    return {name: [part.start, part.stop] for name, part in extractor.blocks.items()}
+
+
+def split_blocks(
+    features: Mapping[str, np.ndarray], cnn_parts: Layout | None = None
+) -> dict[str, np.ndarray]:
+    """{'style': (n, 78), 'cnn': (n, d)} → {block name: (n, d_block)} (2-D arrays)."""
+    blocks: dict[str, np.ndarray] = {}
+    style = features.get("style")
+    if style is not None:
+        style = np.atleast_2d(style)
+        for family, index in _STYLE_INDEX.items():
+            blocks[f"style.{family}"] = style[:, index]
+    cnn = features.get("cnn")
+    if cnn is not None and cnn_parts:
+        cnn = np.atleast_2d(cnn)
+        start, stop = cnn_parts["style_stats"]
+        blocks["cnn.style"] = cnn[:, start:stop]
+        start, stop = cnn_parts["embedding"]
+        blocks["cnn.content"] = cnn[:, start:stop]
+    return blocks
+
+
+def block_weights(settings: SpaceSettings) -> dict[str, float]:
+    weights = {
+        f"style.{family}": settings.style_weight * factor
+        for family, factor in STYLE_FAMILY_WEIGHTS.items()
+    }
+    weights["cnn.style"] = settings.cnn_weight
+    weights["cnn.content"] = settings.content_weight
+    return weights
+
+
+def fit_space(
+    photo_ids: np.ndarray,
+    features: Mapping[str, np.ndarray],
+    settings: SpaceSettings,
+    cnn_parts: Layout | None = None,
+    seed: int = 0,
+) -> StyleSpace:
+    """The combined space over a gallery's vectors, as the index build makes it."""
+    return StyleSpace.fit(
+        photo_ids,
+        split_blocks(features, cnn_parts),
+        block_weights(settings),
+        pca_components={"cnn.content": settings.content_pca},
+        seed=seed,
+    )
+
+
+def embed(
+    space: StyleSpace, features: Mapping[str, np.ndarray], cnn_parts: Layout | None = None
+) -> np.ndarray:
+    """Rows of `space` for raw extractor outputs (a query image, a photo outside the run)."""
+    return space.embed(split_blocks(features, cnn_parts))
