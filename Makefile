@@ -11,7 +11,13 @@ STAMPS := .stamps
 # without it, and with no network, the site runs on the style features alone.
 SHARED_CNN := $(wildcard $(abspath ../shared/models/efficientnet_lite0_imagenet.keras))
 
-.PHONY: demo serve test lint format install install-dev system-deps clean
+# Integration tests: real PostgreSQL, Redis and a Celery worker process (scripts/ensure-services.sh
+# starts PostgreSQL and Redis when they are down).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stylefinder
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: demo serve test test-unit test-integration lint format install install-dev \
+	system-deps services clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || { bash scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -31,6 +37,9 @@ install-dev: $(STAMPS)/requirements-dev
 system-deps:
 	bash scripts/ensure-system-deps.sh browser
 
+services:
+	bash scripts/ensure-services.sh
+
 demo serve: export STYLEFINDER_CNN_WEIGHTS ?= $(SHARED_CNN)
 
 demo: install
@@ -48,8 +57,15 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install-dev system-deps lint
-	$(PY) -m pytest
+test: install-dev system-deps services lint test-unit test-integration
+
+test-unit: install-dev
+	$(PY) -m pytest --ignore=tests/integration
+
+test-integration: install-dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	CELERY_BROKER_URL=$(TEST_REDIS_URL) STYLEFINDER_RECLUSTER_DELAY=2 \
+	$(PY) -m pytest tests/integration
 
 clean:
 	rm -rf $(STAMPS) test-output .pytest_cache .ruff_cache

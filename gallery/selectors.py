@@ -16,12 +16,18 @@ from django.http import Http404
 from PIL import Image
 
 from photos.models import Photo
-from recommender.selectors import Recommendation
+from recommender import albums
+from recommender.models import Album, Cluster
+from recommender.selectors import Recommendation, active_run
 from recommender.strategies import recommend_for_image, recommend_for_photo
 
 GALLERY_ORDER = ("-created_at", "-id")
 SIMILAR_ON_PHOTO_PAGE = 8
 SIMILAR_TO_UPLOAD = 12
+ALBUMS_FOR_UPLOAD = 3
+# An album is "in the style" of an upload only when its centre of style is on the upload's side
+# of the space (cosine above this); an album of the opposite style is never suggested.
+MIN_ALBUM_SCORE = 0.0
 
 
 def gallery_page_size() -> int:
@@ -39,7 +45,10 @@ def gallery_page(page_number: str | int | None) -> Page:
     `None` or "" is the first page and "last" the last one. Anything else that is not a page
     of the gallery (not a number, below 1, past the end) raises `Http404`, never a server error.
     """
-    paginator = Paginator(public_photos(), gallery_page_size())
+    return _page(Paginator(public_photos(), gallery_page_size()), page_number, "gallery")
+
+
+def _page(paginator: Paginator, page_number: str | int | None, what: str) -> Page:
     if page_number in (None, ""):
         page_number = 1
     elif page_number == "last":
@@ -47,16 +56,19 @@ def gallery_page(page_number: str | int | None) -> Page:
     try:
         return paginator.page(page_number)
     except InvalidPage as exc:  # PageNotAnInteger or EmptyPage
-        raise Http404("No such gallery page.") from exc
+        raise Http404(f"No such {what} page.") from exc
 
 
 def photo_for_viewer(pk: int, *, is_staff: bool) -> tuple[Photo, bool]:
     """The photo `pk` with its renditions and whether it is public.
 
+    The photo's album in the active run comes with it, in the same query: read it with
+    `album_of(photo)`.
+
     Visitors only get public photos (anything else is a 404); staff get any photo so they can
     preview what is unpublished, still processing or failed.
     """
-    photos = Photo.objects.with_renditions()
+    photos = albums.with_album(Photo.objects.with_renditions())
     if not is_staff:
         photo = photos.public().filter(pk=pk).first()
         if photo is None:
@@ -66,6 +78,11 @@ def photo_for_viewer(pk: int, *, is_staff: bool) -> tuple[Photo, bool]:
     if photo is None:
         raise Http404("No such photo.")
     return photo, Photo.objects.public().filter(pk=photo.pk).exists()
+
+
+def album_of(photo: Photo) -> Album | None:
+    """The visible album of a photo loaded by `photo_for_viewer` (no query)."""
+    return albums.album_from_annotations(photo)
 
 
 def _newer_than(photo: Photo) -> Q:
@@ -126,3 +143,37 @@ def similar_to_upload(
 def _visible(results: list[Recommendation]) -> list[Recommendation]:
     """Belt and braces: the recommender only returns public photos; never show anything else."""
     return [r for r in results if r.photo.published and r.photo.status == Photo.Status.READY]
+
+
+# --- Albums --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlbumsOverview:
+    analysed: bool  # an active run exists (albums are shown once the library has been analysed)
+    cards: list[albums.AlbumCard]
+
+
+def albums_overview() -> AlbumsOverview:
+    """The public albums of the active run, largest first (three queries)."""
+    run = active_run()
+    return AlbumsOverview(analysed=run is not None, cards=albums.public_albums(run))
+
+
+def album_page(album_id: int, page_number: str | int | None) -> tuple[Cluster, Page]:
+    """A visible album of the active run and one page of its public photos, nearest the
+    album's centre of style first (a page's `object_list` holds `Membership`s).
+
+    A hidden album, one that is not part of the active run, or a page that does not exist is a 404.
+    """
+    cluster = albums.album_cluster(album_id)
+    if cluster is None:
+        raise Http404("No such album.")
+    paginator = Paginator(albums.album_memberships(cluster), gallery_page_size())
+    return cluster, _page(paginator, page_number, "album")
+
+
+def albums_like_upload(image: Image.Image, k: int = ALBUMS_FOR_UPLOAD) -> list[albums.AlbumCard]:
+    """The visible albums whose style is nearest a visitor's image (at most `k`, best first)."""
+    cards = albums.nearest_albums_for_image(image, k)
+    return [card for card in cards if card.score is not None and card.score > MIN_ALBUM_SCORE]

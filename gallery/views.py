@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.paginator import Page
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -24,6 +25,7 @@ from PIL import Image
 
 from photos.models import Photo
 from photos.renditions import SPECS
+from recommender.albums import AlbumCard, name_parts
 from recommender.selectors import Recommendation
 from recommender.strategies import current_variant
 
@@ -108,6 +110,28 @@ class Tile:
         return f"(max-width: 40em) {small}vw, {large}px"
 
 
+def tiles_for(photos: Iterable[Photo]) -> list[Tile]:
+    """Grid tiles of photos loaded with their renditions."""
+    tiles = []
+    for photo in photos:
+        image = picture(photo, ("thumb", "medium"))
+        if image is not None:  # a ready photo always has renditions; be safe anyway
+            tiles.append(Tile(photo=photo, image=image))
+    return tiles
+
+
+def _grid_context(page: Page, photos: Iterable[Photo]) -> dict:
+    """What a paginated photo grid needs (the gallery and album pages)."""
+    elided_range = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    return {
+        "page_obj": page,
+        "paginator": page.paginator,
+        "tiles": tiles_for(photos),
+        "page_range": list(elided_range),
+        "ellipsis": page.paginator.ELLIPSIS,
+    }
+
+
 def _admin_photos_url() -> str:
     """Where staff add photos: the photo admin once it is registered, else the admin index."""
     for name in ("admin:photos_photo_changelist", "admin:index"):
@@ -127,21 +151,11 @@ def _is_staff(request: HttpRequest) -> bool:
 def gallery_index(request: HttpRequest) -> HttpResponse:
     is_staff = _is_staff(request)
     page = selectors.gallery_page(request.GET.get("page"))
-    tiles = []
-    for photo in page.object_list:
-        image = picture(photo, ("thumb", "medium"))
-        if image is not None:  # a ready photo always has renditions; be safe anyway
-            tiles.append(Tile(photo=photo, image=image))
-    elided_range = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
     return render(
         request,
         "gallery/index.html",
         {
-            "page_obj": page,
-            "paginator": page.paginator,
-            "tiles": tiles,
-            "page_range": list(elided_range),
-            "ellipsis": page.paginator.ELLIPSIS,
+            **_grid_context(page, page.object_list),
             "is_staff": is_staff,
             "admin_photos_url": _admin_photos_url() if is_staff else "",
         },
@@ -292,8 +306,18 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "exif": photo.exif_summary,
             "variant": variant,
             "similar": _similar_to_photo(photo, variant),
+            "album": selectors.album_of(photo),
         },
     )
+
+
+def _albums_like(image: Image.Image) -> list[AlbumCard]:
+    """The "Albums in this style" cards under the results; optional, a failure only hides them."""
+    try:
+        return selectors.albums_like_upload(image)
+    except Exception:
+        logger.exception("Nearest albums for an upload failed")
+        return []
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -306,6 +330,7 @@ def find_similar(request: HttpRequest) -> HttpResponse:
         "preview": None,
         "upload_name": "",
         "results": None,
+        "albums": [],
         "max_upload_bytes": int(settings.STYLEFINDER_MAX_UPLOAD_BYTES),
     }
     status = 200
@@ -326,6 +351,8 @@ def find_similar(request: HttpRequest) -> HttpResponse:
                 context["preview"] = preview_of(image)
                 context["upload_name"] = form.cleaned_data["image"].name or ""
                 context["results"] = results
+                if results:
+                    context["albums"] = _albums_like(image)
         else:
             status = 400
     else:
@@ -335,3 +362,42 @@ def find_similar(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         add_never_cache_headers(response)  # the page holds the visitor's own photo
     return response
+
+
+# --- Albums --------------------------------------------------------------------------------------
+
+
+@require_safe
+def albums_index(request: HttpRequest) -> HttpResponse:
+    """Every visible album of the active run as a card: cover, name and number of photos."""
+    overview = selectors.albums_overview()
+    return render(
+        request,
+        "gallery/albums.html",
+        {"analysed": overview.analysed, "cards": overview.cards},
+    )
+
+
+def attributes_beyond_name(attributes: Iterable[str], name: str) -> list[str]:
+    """The album's style attributes that its name does not already say (all of them under a
+    photographer's own title; none under an automatic name made of them)."""
+    said = name.lower()
+    return [attribute for attribute in attributes if attribute and attribute.lower() not in said]
+
+
+@require_safe
+def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One album: its photos nearest the centre of its style first, paginated like the gallery."""
+    cluster, page = selectors.album_page(pk, request.GET.get("page"))
+    album = cluster.album
+    return render(
+        request,
+        "gallery/album.html",
+        {
+            **_grid_context(page, [membership.photo for membership in page.object_list]),
+            "album": album,
+            "name_parts": name_parts(album.name),
+            "attributes": attributes_beyond_name(cluster.attributes or [], album.name),
+            "canonical_url": request.build_absolute_uri(album.get_absolute_url()),
+        },
+    )

@@ -16,6 +16,6 @@ class RecommenderConfig(AppConfig):
 
 
 def _library_changed(sender, photo_ids, **kwargs) -> None:
-    from .services import request_rebuild
+    from .services import request_recluster
 
-    request_rebuild()
+    request_recluster()

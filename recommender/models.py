@@ -64,6 +64,25 @@ class RecommenderSettings(models.Model):
     neighbours_per_photo = models.PositiveSmallIntegerField(
         default=20, help_text="How many similar photos are precomputed for each photo."
     )
+
+    class Algorithm(models.TextChoices):
+        KMEANS = "kmeans", "k-means"
+        WARD = "ward", "Agglomerative (Ward)"
+
+    algorithm = models.CharField(
+        max_length=10,
+        choices=Algorithm.choices,
+        default=Algorithm.KMEANS,
+        help_text="How photos are grouped into albums.",
+    )
+    cluster_count = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Number of albums. Leave empty for automatic: the k with the best silhouette "
+        "in the range below.",
+    )
+    k_min = models.PositiveSmallIntegerField(default=2, help_text="Automatic k: smallest k tried.")
+    k_max = models.PositiveSmallIntegerField(default=20, help_text="Automatic k: largest k tried.")
     index_dirty_since = models.DateTimeField(
         null=True,
         blank=True,
@@ -95,10 +114,11 @@ class RecommenderSettings(models.Model):
 
 
 class ClusterRun(models.Model):
-    """A snapshot of the style space: which photos, how they were embedded, their neighbours.
+    """A snapshot of the style space: which photos, how they were embedded, their neighbours,
+    and how they were grouped into clusters (albums).
 
     Readers only see the active run; a new run is written completely and then switched active in
-    one transaction. (The clustering issue adds k, scores and memberships to this same record.)
+    one transaction.
     """
 
     class Status(models.TextChoices):
@@ -109,6 +129,16 @@ class ClusterRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
     is_active = models.BooleanField(default=False, db_index=True)
     n_photos = models.PositiveIntegerField(default=0)
+    k = models.PositiveSmallIntegerField(null=True, blank=True)
+    algorithm = models.CharField(max_length=10, blank=True)
+    silhouette = models.FloatField(null=True, blank=True)
+    wcss = models.FloatField("WCSS", null=True, blank=True)
+    stability = models.FloatField(
+        null=True, blank=True, help_text="Mean adjusted Rand index over bootstrap re-fits."
+    )
+    sweep = models.JSONField(
+        default=list, blank=True, help_text="Automatic k: silhouette and WCSS for every k tried."
+    )
     config = models.JSONField(default=dict, help_text="Extractors, versions, weights, PCA sizes.")
     space_file = models.FileField(upload_to="index/", blank=True, max_length=255)
     duration_seconds = models.FloatField(null=True, blank=True)
@@ -146,3 +176,77 @@ class Neighbour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.photo_id} → {self.neighbour_id} (#{self.rank})"
+
+
+class Album(models.Model):
+    """A public album: the lasting identity of a cluster across runs.
+
+    Each run's clusters are matched to the previous run's by membership overlap; a matched cluster
+    keeps its album, so the photographer's title and visibility survive re-clustering.
+    """
+
+    title = models.CharField(
+        max_length=120, blank=True, help_text="The photographer's name for it (blank: automatic)."
+    )
+    auto_name = models.CharField(max_length=120, blank=True, editable=False)
+    hidden = models.BooleanField(default=False, help_text="Hidden albums are not shown publicly.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("gallery:album", args=[self.pk])
+
+    @property
+    def name(self) -> str:
+        return self.title or self.auto_name or f"Album {self.pk}"
+
+
+class Cluster(models.Model):
+    """One cluster of one run; `album` carries its public identity."""
+
+    run = models.ForeignKey(ClusterRun, on_delete=models.CASCADE, related_name="clusters")
+    label = models.PositiveSmallIntegerField()
+    album = models.ForeignKey(Album, on_delete=models.SET_NULL, null=True, related_name="clusters")
+    size = models.PositiveIntegerField(default=0)
+    cover = models.ForeignKey(
+        Photo,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The photo nearest the centroid.",
+    )
+    attributes = models.JSONField(default=list, help_text="Dominant style attributes.")
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "label"], name="unique_cluster_label")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} cluster {self.label}"
+
+
+class Membership(models.Model):
+    """`photo` belongs to `cluster` in `run`, at `distance` from its centroid."""
+
+    run = models.ForeignKey(ClusterRun, on_delete=models.CASCADE, related_name="memberships")
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="memberships")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="memberships")
+    distance = models.FloatField()
+
+    class Meta:
+        ordering = ["distance"]
+        constraints = [models.UniqueConstraint(fields=["run", "photo"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.photo_id} in {self.cluster_id}"

@@ -147,6 +147,34 @@ def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
     return _search(run, space, vectors, k, exclude={photo.pk})
 
 
+_QUERY_FEATURES = "stylefinder.query_features"
+
+
+def query_features(image: Image.Image, run: ClusterRun | None = None) -> dict[str, np.ndarray]:
+    """Raw features of an image that is not in the gallery, by the active run's extractors.
+
+    Remembered on the image for that run, so the similar photos and the nearest albums of one
+    upload cost one extraction.
+    """
+    run = run or active_run()
+    if run is None:
+        return {}
+    cached = image.info.get(_QUERY_FEATURES)
+    if cached is not None and cached[0] == run.pk:
+        return cached[1]
+    wanted = set(run.config.get("extractors", []))
+    extractors = [e for e in configured_extractors() if f"{e.name}@{e.version}" in wanted]
+    features: dict[str, np.ndarray] = {}
+    if extractors:
+        side = max(e.input_side for e in extractors)
+        work = image.copy()
+        if max(work.size) > side:
+            work.thumbnail((side, side), Image.Resampling.LANCZOS)
+        features = extract_image_features(work, extractors)
+    image.info[_QUERY_FEATURES] = (run.pk, features)
+    return features
+
+
 def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
     """Most similar public photos for an image that is not in the gallery (an upload)."""
     ensure_index_fresh()
@@ -154,11 +182,7 @@ def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
     space = space_cache.get(run) if run else None
     if space is None:
         return []
-    extractors = [
-        e for e in configured_extractors() if f"{e.name}@{e.version}" in run.config["extractors"]
-    ]
-    side = max(e.input_side for e in extractors)
-    work = image.copy()
-    if max(work.size) > side:
-        work.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return _search(run, space, extract_image_features(work, extractors), k, exclude=set())
+    features = query_features(image, run)
+    if "style" not in features:
+        return []
+    return _search(run, space, features, k, exclude=set())

@@ -18,10 +18,20 @@ from PIL import Image
 from photos.imaging import open_normalized
 from photos.models import Photo
 
+from .albums import describe_cluster, match_albums
 from .blocks import cnn_layout, fit_space
+from .clustering import cluster
 from .explain import reasons, style_attributes
 from .features import FeatureExtractor, get_extractor, usable_extractors
-from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
+from .models import (
+    Album,
+    Cluster,
+    ClusterRun,
+    FeatureVector,
+    Membership,
+    Neighbour,
+    RecommenderSettings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +72,56 @@ def extract_photo_features(photo: Photo) -> None:
         )
 
 
-def request_rebuild() -> None:
-    """Mark the index stale; the next reader (or `manage.py rebuild_index`) rebuilds it."""
+RECLUSTER_REQUESTED_AT = "recommender:recluster-requested-at"
+RECLUSTER_SCHEDULED = "recommender:recluster-scheduled"
+
+
+def request_recluster() -> None:
+    """Photos changed: mark the index stale and, with a task queue, schedule a debounced run.
+
+    Many requests in a burst (a zip of 500 photos) cause one run once the burst has been quiet
+    for STYLEFINDER_RECLUSTER_DELAY seconds. In the embedded default (no queue) the next reader
+    re-clusters instead (`ensure_index_fresh`).
+    """
     RecommenderSettings.load()
     RecommenderSettings.objects.filter(pk=1, index_dirty_since__isnull=True).update(
         index_dirty_since=timezone.now()
     )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    cache.set(RECLUSTER_REQUESTED_AT, time.time(), timeout=None)
+    schedule_recluster()
+
+
+def schedule_recluster(countdown: float | None = None) -> None:
+    """Queue one debounced re-cluster task unless one is already waiting."""
+    from .tasks import recluster_task
+
+    delay = settings.STYLEFINDER_RECLUSTER_DELAY
+    if not cache.add(RECLUSTER_SCHEDULED, "1", timeout=max(delay * 6, 60)):
+        return
+    try:
+        recluster_task.apply_async(countdown=delay if countdown is None else countdown)
+    except Exception:  # broker down: the stale flag stays; the next change tries again
+        cache.delete(RECLUSTER_SCHEDULED)
+        logger.warning("Could not queue a re-cluster; the index stays stale", exc_info=True)
+
+
+def run_debounced_recluster() -> str:
+    """Body of the re-cluster task: wait for quiet, then run; reschedule when busy."""
+    delay = settings.STYLEFINDER_RECLUSTER_DELAY
+    quiet_for = time.time() - float(cache.get(RECLUSTER_REQUESTED_AT) or 0)
+    cache.delete(RECLUSTER_SCHEDULED)
+    if quiet_for < delay:
+        schedule_recluster(countdown=delay - quiet_for + 0.5)
+        return "waiting for the burst to settle"
+    result = recluster()
+    if result.run is None and "Another re-cluster" in result.message:
+        schedule_recluster()
+    return result.message
+
+
+request_rebuild = request_recluster  # the name the recommendation issue used
 
 
 def load_vectors(photo_ids: list[int], extractors: list[tuple[str, int]]) -> dict[str, np.ndarray]:
@@ -96,17 +150,26 @@ class RebuildResult:
     message: str
 
 
-def rebuild_index(*, force: bool = False) -> RebuildResult:
-    """Build a new run over the public photos and make it active; one build at a time."""
+def recluster(*, k: int | None = None, auto: bool = False) -> RebuildResult:
+    """Build a new run over the public photos (space, neighbours, clusters, albums) and make it
+    active. One run at a time: the lock lives in the shared cache and expires, so a crashed
+    worker never blocks the next run.
+
+    `k` forces the number of clusters, `auto` forces the automatic choice; by default the
+    photographer's setting decides.
+    """
     if not cache.add(REBUILD_LOCK, "1", timeout=REBUILD_LOCK_SECONDS):
-        return RebuildResult(None, "Another index build is running.")
+        return RebuildResult(None, "Another re-cluster is running.")
     try:
-        return _rebuild_index()
+        return _recluster(k=k, auto=auto)
     finally:
         cache.delete(REBUILD_LOCK)
 
 
-def _rebuild_index() -> RebuildResult:
+rebuild_index = recluster  # the name the recommendation issue used
+
+
+def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     started = time.perf_counter()
     started_at = timezone.now()
     knobs = RecommenderSettings.load()
@@ -125,37 +188,44 @@ def _rebuild_index() -> RebuildResult:
 
     space_settings = knobs.space_settings()
     layout = cnn_layout(get_extractor("cnn")) if "cnn" in features else None
+    fixed_k = k if k else (None if auto else knobs.cluster_count)
     config = {
         "extractors": [f"{name}@{version}" for name, version in extractors],
         "features": sorted(features),
         "space": space_settings.as_config(),
         "cnn_layout": layout,
         "neighbours_per_photo": knobs.neighbours_per_photo,
+        "clustering": {
+            "algorithm": knobs.algorithm,
+            "k": fixed_k,
+            "k_min": knobs.k_min,
+            "k_max": knobs.k_max,
+        },
     }
-    run = ClusterRun.objects.create(n_photos=len(photo_ids), config=config)
+    run = ClusterRun.objects.create(
+        n_photos=len(photo_ids), config=config, algorithm=knobs.algorithm
+    )
     try:
         space = fit_space(np.asarray(photo_ids), features, space_settings, layout)
         run.config["blocks"] = [block.name for block in space.blocks]
-        indices, scores = space.all_neighbours(knobs.neighbours_per_photo)
         style = features["style"]
-        attributes = [style_attributes(vector) for vector in style]
-        rows = []
-        for i, photo_id in enumerate(photo_ids):
-            for rank, (j, score) in enumerate(zip(indices[i], scores[i], strict=True), start=1):
-                why = reasons(style[i], style[j], attributes[i], attributes[j])
-                rows.append(
-                    Neighbour(
-                        run=run,
-                        photo_id=photo_id,
-                        neighbour_id=photo_ids[j],
-                        rank=rank,
-                        score=float(score),
-                        reasons=why,
-                    )
-                )
-        Neighbour.objects.bulk_create(rows, batch_size=2000)
+        _write_neighbours(run, space, photo_ids, style, knobs.neighbours_per_photo)
+        clustering = cluster(
+            space.matrix,
+            k=fixed_k,
+            k_min=knobs.k_min,
+            k_max=knobs.k_max,
+            algorithm=knobs.algorithm,
+        )
+        _write_clusters(run, clustering, photo_ids, style)
+        run.k = clustering.k
+        run.silhouette = clustering.silhouette
+        run.wcss = clustering.wcss
+        run.stability = clustering.stability
+        run.sweep = clustering.sweep_as_dicts()
         run.space_file.save(f"run-{run.pk}.npz", ContentFile(space.to_bytes()), save=False)
         with transaction.atomic():
+            # Readers see the old run until this commits, then the whole new one.
             ClusterRun.objects.filter(is_active=True).update(is_active=False)
             run.status = ClusterRun.Status.READY
             run.is_active = True
@@ -163,7 +233,7 @@ def _rebuild_index() -> RebuildResult:
             run.duration_seconds = time.perf_counter() - started
             run.save()
     except Exception as exc:
-        logger.exception("Index build %s failed", run.pk)
+        logger.exception("Re-cluster run %s failed", run.pk)
         ClusterRun.objects.filter(pk=run.pk).update(
             status=ClusterRun.Status.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -171,8 +241,89 @@ def _rebuild_index() -> RebuildResult:
         )
         raise
     _prune_old_runs()
-    logger.info("Index run %s: %s photos in %.2fs", run.pk, len(photo_ids), run.duration_seconds)
-    return RebuildResult(run, f"Indexed {len(photo_ids)} photos in {run.duration_seconds:.2f}s.")
+    message = (
+        f"Indexed {len(photo_ids)} photos in {run.duration_seconds:.2f}s: "
+        f"k={run.k}, silhouette {_fmt(run.silhouette)}, WCSS {_fmt(run.wcss)}, "
+        f"stability {_fmt(run.stability)}."
+    )
+    logger.info("Run %s: %s", run.pk, message)
+    return RebuildResult(run, message)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _write_neighbours(
+    run: ClusterRun, space, photo_ids: list[int], style: np.ndarray, per_photo: int
+) -> None:
+    indices, scores = space.all_neighbours(per_photo)
+    attributes = [style_attributes(vector) for vector in style]
+    rows = []
+    for i, photo_id in enumerate(photo_ids):
+        for rank, (j, score) in enumerate(zip(indices[i], scores[i], strict=True), start=1):
+            rows.append(
+                Neighbour(
+                    run=run,
+                    photo_id=photo_id,
+                    neighbour_id=photo_ids[j],
+                    rank=rank,
+                    score=float(score),
+                    reasons=reasons(style[i], style[j], attributes[i], attributes[j]),
+                )
+            )
+    Neighbour.objects.bulk_create(rows, batch_size=2000)
+
+
+def _previous_albums() -> dict[int, set[int]]:
+    """Album id → its photos in the active run, to carry albums over to the new run."""
+    members: dict[int, set[int]] = {}
+    rows = Membership.objects.filter(run__is_active=True, cluster__album__isnull=False)
+    for album_id, photo_id in rows.values_list("cluster__album_id", "photo_id"):
+        members.setdefault(album_id, set()).add(photo_id)
+    return members
+
+
+def _write_clusters(run: ClusterRun, result, photo_ids: list[int], style: np.ndarray) -> None:
+    labels = result.labels
+    member_rows = [np.flatnonzero(labels == label) for label in range(result.k)]
+    member_sets = [{photo_ids[i] for i in rows} for rows in member_rows]
+    matched = match_albums(_previous_albums(), member_sets)
+    albums = Album.objects.in_bulk([album_id for album_id in matched if album_id])
+    clusters = []
+    for label, rows in enumerate(member_rows):
+        name, attributes = describe_cluster(style[rows])
+        album = albums.get(matched[label]) if matched[label] else None
+        if album is None:
+            album = Album.objects.create(auto_name=name)
+        elif album.auto_name != name:
+            album.auto_name = name
+            album.save(update_fields=["auto_name", "updated_at"])
+        cover = photo_ids[rows[np.argmin(result.distances[rows])]] if len(rows) else None
+        clusters.append(
+            Cluster(
+                run=run,
+                label=label,
+                album=album,
+                size=len(rows),
+                cover_id=cover,
+                attributes=attributes,
+            )
+        )
+    Cluster.objects.bulk_create(clusters)
+    by_label = {c.label: c for c in Cluster.objects.filter(run=run)}
+    Membership.objects.bulk_create(
+        [
+            Membership(
+                run=run,
+                photo_id=photo_id,
+                cluster=by_label[int(labels[i])],
+                distance=float(result.distances[i]),
+            )
+            for i, photo_id in enumerate(photo_ids)
+        ],
+        batch_size=2000,
+    )
 
 
 def _prune_old_runs() -> None:
@@ -194,7 +345,10 @@ def _prune_old_runs() -> None:
 
 
 def ensure_index_fresh() -> None:
-    """Rebuild now when photos changed since the last build (embedded, in-process mode)."""
+    """Embedded default (no task queue): re-cluster now when photos changed since the last run.
+    With a queue, workers do it in the background and readers keep the active run."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
     knobs = RecommenderSettings.load()
     if knobs.index_dirty_since is not None:
-        rebuild_index()
+        recluster()

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from photos.models import Photo
 
+from ..albums import album_from_annotations
 from ..selectors import Recommendation
 
 
@@ -50,8 +51,9 @@ class PhotoSerializer(serializers.ModelSerializer):
         return absolute(self.context.get("request"), photo.get_absolute_url())
 
     def get_cluster(self, photo: Photo) -> int | None:
-        # Albums arrive with the clustering issue; until then no photo belongs to one.
-        return None
+        """The photo's visible album in the active run (album ids outlive runs)."""
+        album = album_from_annotations(photo)
+        return album.pk if album else None
 
 
 class SimilarQuerySerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from photos.imaging import ImageRejected
 from photos.models import Photo
 
+from ..albums import with_album
 from ..strategies import current_variant, recommend_for_image, recommend_for_photo
 from ..uploads import open_query_image
 from .serializers import (
@@ -24,7 +25,7 @@ from .serializers import (
 
 def visible_photos(request):
     """Visitors see what the gallery shows (published and ready); staff see every photo."""
-    photos = Photo.objects.with_renditions().order_by("-created_at", "-id")
+    photos = with_album(Photo.objects.with_renditions()).order_by("-created_at", "-id")
     if not (request.user.is_authenticated and request.user.is_staff):
         photos = photos.public()
     return photos

@@ -77,3 +77,13 @@ def test_pending_photo_has_no_image_urls_yet(admin_client, db):
 def test_list_queries_do_not_grow_with_photos(client, photos, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):
         client.get("/api/photos/?page_size=500")
+
+
+def test_cluster_is_the_photos_album_in_the_active_run(client, photos):
+    from recommender.models import Membership
+    from recommender.services import recluster
+
+    run = recluster(k=2).run
+    body = client.get("/api/photos/?page_size=500").json()
+    albums = {m.photo_id: m.cluster.album_id for m in Membership.objects.filter(run=run)}
+    assert {item["id"]: item["cluster"] for item in body["results"]} == albums

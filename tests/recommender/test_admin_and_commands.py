@@ -12,7 +12,7 @@ def test_settings_changelist_opens_the_single_settings_row(admin_client, db):
     assert page.status_code == 200
     text = page.content.decode()
     assert "style" in text and "available" in text
-    assert "Rebuild the index now" in text
+    assert "Re-cluster now" in text
     assert RecommenderSettings.objects.count() == 1
 
 
@@ -52,6 +52,9 @@ def test_changing_weights_marks_the_index_stale(admin_client, db):
         "neighbours_per_photo": "12",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",
+        "algorithm": "kmeans",
+        "k_min": "2",
+        "k_max": "20",
     }
     response = admin_client.post(url, data)
     assert response.status_code == 302
@@ -65,8 +68,9 @@ def test_rebuild_index_command(ingest, capsys):
         ingest(image_file(f"c{i}.jpg", seed=i))
     call_command("rebuild_index")
     out = capsys.readouterr().out
-    assert "Indexed 3 photos" in out
-    assert "blocks style.tone, style.colour, style.texture" in out
+    assert "3 photos" in out
+    run = ClusterRun.objects.get(is_active=True)
+    assert ", ".join(run.config["blocks"]) == "style.tone, style.colour, style.texture"
 
 
 def test_rebuild_index_command_with_an_empty_library(db, capsys):

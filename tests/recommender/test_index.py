@@ -158,7 +158,7 @@ def test_only_one_build_at_a_time(gallery):
     cache.add(REBUILD_LOCK, "1", timeout=60)
     try:
         result = rebuild_index()
-        assert result.run is None and "Another index build" in result.message
+        assert result.run is None and "Another re-cluster" in result.message
     finally:
         cache.delete(REBUILD_LOCK)
 

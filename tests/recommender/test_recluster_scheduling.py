@@ -1,0 +1,110 @@
+"""Debounced re-cluster scheduling and queue failures, without a worker (the logic only)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from photos.models import Photo
+from recommender import services
+from recommender.models import RecommenderSettings
+from recommender.tasks import recluster_task
+from tests.factories import image_file
+
+
+@pytest.fixture
+def queued(settings, monkeypatch, db):
+    """A task queue that records what would be sent instead of sending it."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    calls: list[dict] = []
+    monkeypatch.setattr(recluster_task, "apply_async", lambda **kw: calls.append(kw))
+    cache.clear()
+    yield calls
+    cache.clear()
+
+
+def test_a_burst_of_requests_schedules_one_task(queued, settings):
+    for _ in range(25):
+        services.request_recluster()
+    assert len(queued) == 1
+    assert queued[0]["countdown"] == settings.STYLEFINDER_RECLUSTER_DELAY
+    assert RecommenderSettings.load().index_dirty_since is not None
+
+
+def test_the_task_waits_while_changes_keep_coming(queued, monkeypatch):
+    runs: list[int] = []
+    monkeypatch.setattr(services, "recluster", lambda **kw: runs.append(1))
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time())
+    assert services.run_debounced_recluster() == "waiting for the burst to settle"
+    assert runs == []
+    assert len(queued) == 1 and 0 < queued[0]["countdown"] <= 11
+
+
+def test_the_task_runs_once_the_burst_is_quiet(queued, monkeypatch):
+    runs: list[int] = []
+    monkeypatch.setattr(
+        services, "recluster", lambda **kw: runs.append(1) or services.RebuildResult(None, "ok")
+    )
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - 60)
+    services.run_debounced_recluster()
+    assert runs == [1]
+    assert queued == []
+
+
+def test_a_busy_lock_means_another_run_follows(queued):
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - 60)
+    cache.add(services.REBUILD_LOCK, "1", timeout=60)
+    message = services.run_debounced_recluster()
+    assert "Another re-cluster" in message
+    assert len(queued) == 1
+
+
+def test_a_dead_broker_keeps_the_index_stale_and_lets_the_next_change_retry(
+    settings, monkeypatch, db
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.clear()
+
+    def broker_down(**kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(recluster_task, "apply_async", broker_down)
+    services.request_recluster()  # no exception
+    assert RecommenderSettings.load().index_dirty_since is not None
+    assert cache.get(services.RECLUSTER_SCHEDULED) is None  # the next request tries again
+
+
+def test_embedded_mode_reclusters_on_read_not_on_write(ingest, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    for i in range(4):
+        ingest(image_file(f"e{i}.jpg", seed=i))
+    from recommender.models import ClusterRun
+
+    assert not ClusterRun.objects.exists()  # writes only mark the index stale
+    services.ensure_index_fresh()
+    assert ClusterRun.objects.filter(is_active=True).count() == 1
+
+
+def test_an_unreachable_queue_keeps_the_upload_pending(
+    monkeypatch, db, django_capture_on_commit_callbacks
+):
+    from photos.services import ingest_photo
+    from photos.tasks import process_photo_task
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(process_photo_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = ingest_photo(image_file("kept.jpg"))
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.PENDING
+    assert photo.original.storage.exists(photo.original.name)
+
+    monkeypatch.undo()
+    call_command("process_pending")
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.READY
