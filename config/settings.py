@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "recommender.experiments.VisitorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -183,6 +184,8 @@ STYLEFINDER_EXTRACTORS = env_list("STYLEFINDER_EXTRACTORS", ["style", "cnn"])
 # Forces one recommendation strategy for every visitor (empty: the default, style_knn).
 STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
 STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
+# Analytics events accepted per visitor (DRF rate syntax).
+STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "120/min")
 # The CNN extractor (recommender/features/cnn.py): a local model/weights file, or a Keras
 # application whose ImageNet weights Keras downloads (fails fast without a network).
 STYLEFINDER_CNN_WEIGHTS = env_str("STYLEFINDER_CNN_WEIGHTS")

@@ -1,47 +1,146 @@
-"""What a variant shows: one function picks the list for (photo, variant).
+"""What a variant shows: one function picks the list for (photo, strategy).
 
-The page, the API and (later) the widget all call `recommend_for_photo` / `recommend_for_image`.
-The A/B issue adds more strategies here; until then `style_knn` is the only one.
+The photo page, the API and the widget all call `recommend_for_photo` / `recommend_for_image`
+with the strategy of the visitor's assignment (`recommender.experiments`).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from datetime import timedelta
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+import numpy as np
+from django.db.models import Count
+from django.utils import timezone
 from PIL import Image
 
 from photos.models import Photo
 
-from .selectors import Recommendation, similar_to_image, similar_to_photo
+from .experiments import DEFAULT_STRATEGY, assignment_for
+from .models import Click, Membership, Strategy
+from .selectors import (
+    Recommendation,
+    _photos_with_thumbs,
+    active_run,
+    similar_to_image,
+    similar_to_photo,
+    space_cache,
+)
+from .services import ensure_index_fresh
 
-DEFAULT_VARIANT = "style_knn"
-
-PHOTO_STRATEGIES: dict[str, Callable[[Photo, int], list[Recommendation]]] = {
-    "style_knn": similar_to_photo,
-}
-IMAGE_STRATEGIES: dict[str, Callable[[Image.Image, int], list[Recommendation]]] = {
-    "style_knn": similar_to_image,
-}
+POPULAR_DAYS = 30
 
 
 def current_variant(request=None) -> str:
-    """The variant for this visitor: forced by STYLEFINDER_AB_VARIANT, else the default."""
-    forced = settings.STYLEFINDER_AB_VARIANT.strip()
-    if forced:
-        if forced not in PHOTO_STRATEGIES:
-            raise ImproperlyConfigured(
-                f"STYLEFINDER_AB_VARIANT={forced!r} is not a strategy; "
-                f"choose one of {', '.join(sorted(PHOTO_STRATEGIES))}."
+    """The name of the visitor's variant (for reports and data attributes)."""
+    return assignment_for(request).variant if request is not None else DEFAULT_STRATEGY
+
+
+def _similarity_to(photo: Photo, candidates: list[int]) -> dict[int, float]:
+    """Cosine similarity in the active run's space (0 for photos outside it)."""
+    run = active_run()
+    space = space_cache.get(run) if run else None
+    row = space.row(photo.pk) if space else None
+    if row is None:
+        return dict.fromkeys(candidates, 0.0)
+    rows = [space.row(pid) for pid in candidates]
+    present = [r for r in rows if r is not None]
+    scores = space.matrix[present] @ space.matrix[row] if present else np.zeros(0)
+    lookup = dict(zip(present, scores.tolist(), strict=True))
+    return {
+        pid: lookup.get(r, 0.0) if r is not None else 0.0
+        for pid, r in zip(candidates, rows, strict=True)
+    }
+
+
+def _as_recommendations(photo_ids: list[int], scores: dict[int, float]) -> list[Recommendation]:
+    photos = _photos_with_thumbs(photo_ids)
+    out = []
+    for photo_id in photo_ids:
+        photo = photos.get(photo_id)
+        if photo is not None:
+            out.append(
+                Recommendation(photo, scores.get(photo_id, 0.0), len(out) + 1, [], photo.thumb)
             )
-        return forced
-    return DEFAULT_VARIANT
+    return out
 
 
-def recommend_for_photo(photo: Photo, variant: str, k: int) -> list[Recommendation]:
-    return PHOTO_STRATEGIES[variant](photo, k)
+def _public_ids(exclude: int) -> list[int]:
+    return list(Photo.objects.public().exclude(pk=exclude).values_list("pk", flat=True))
 
 
-def recommend_for_image(image: Image.Image, variant: str, k: int) -> list[Recommendation]:
-    return IMAGE_STRATEGIES[variant](image, k)
+def same_cluster(photo: Photo, k: int) -> list[Recommendation]:
+    """Photos of the photo's album in the active run, the most similar first."""
+    ensure_index_fresh()
+    membership = Membership.objects.filter(run__is_active=True, photo=photo).first()
+    if membership is None:
+        return []
+    members = list(
+        Membership.objects.filter(cluster_id=membership.cluster_id)
+        .exclude(photo=photo)
+        .filter(photo__published=True, photo__status=Photo.Status.READY)
+        .values_list("photo_id", flat=True)
+    )
+    scores = _similarity_to(photo, members)
+    ranked = sorted(members, key=lambda pid: -scores[pid])[:k]
+    return _as_recommendations(ranked, scores)
+
+
+def popular(photo: Photo, k: int) -> list[Recommendation]:
+    """The most clicked public photos of the last 30 days (newest first among equals)."""
+    since = timezone.now() - timedelta(days=POPULAR_DAYS)
+    counts = dict(
+        Click.objects.filter(
+            created_at__gte=since, target__published=True, target__status=Photo.Status.READY
+        )
+        .exclude(target=photo)
+        .values_list("target")
+        .annotate(n=Count("id"))
+        .values_list("target", "n")
+    )
+    newest = list(
+        Photo.objects.public()
+        .exclude(pk=photo.pk)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[: k * 3]
+    )
+    ranked = sorted(
+        set(counts) | set(newest),
+        key=lambda pid: (-counts.get(pid, 0), newest.index(pid) if pid in newest else 10**9),
+    )[:k]
+    top = max(counts.values(), default=0) or 1
+    return _as_recommendations(ranked, {pid: counts.get(pid, 0) / top for pid in ranked})
+
+
+def random_photos(photo: Photo, k: int) -> list[Recommendation]:
+    """Public photos picked at random. Scores are their true style similarity, so that the
+    logs can show how well similarity predicts clicks even where it did not choose the list."""
+    candidates = _public_ids(photo.pk)
+    chosen = random.sample(candidates, min(k, len(candidates)))
+    return _as_recommendations(chosen, _similarity_to(photo, chosen))
+
+
+def nothing(photo: Photo, k: int) -> list[Recommendation]:
+    return []
+
+
+PHOTO_STRATEGIES: dict[str, Callable[[Photo, int], list[Recommendation]]] = {
+    Strategy.STYLE_KNN: similar_to_photo,
+    Strategy.CLUSTER: same_cluster,
+    Strategy.POPULAR: popular,
+    Strategy.RANDOM: random_photos,
+    Strategy.NONE: nothing,
+}
+
+
+def recommend_for_photo(photo: Photo, strategy: str, k: int) -> list[Recommendation]:
+    """The list `strategy` shows under `photo` (unknown names fall back to the default)."""
+    return PHOTO_STRATEGIES.get(strategy, similar_to_photo)(photo, k)
+
+
+def recommend_for_image(image: Image.Image, strategy: str, k: int) -> list[Recommendation]:
+    """For an uploaded image only similarity makes sense; `none` still shows nothing."""
+    if strategy == Strategy.NONE:
+        return []
+    return similar_to_image(image, k)

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .events import EventsView
 from .views import PhotoViewSet, SimilarToUploadView
 
 app_name = "api"
@@ -10,5 +11,6 @@ router.register("photos", PhotoViewSet, basename="photo")
 
 urlpatterns = [
     path("similar/", SimilarToUploadView.as_view(), name="similar-upload"),
+    path("events/", EventsView.as_view(), name="events"),
     *router.urls,
 ]

@@ -13,7 +13,8 @@ from photos.imaging import ImageRejected
 from photos.models import Photo
 
 from ..albums import with_album
-from ..strategies import current_variant, recommend_for_image, recommend_for_photo
+from ..experiments import assignment_for
+from ..strategies import recommend_for_image, recommend_for_photo
 from ..uploads import open_query_image
 from .serializers import (
     PhotoSerializer,
@@ -50,9 +51,9 @@ class PhotoViewSet(viewsets.ReadOnlyModelViewSet):
         photo = get_object_or_404(visible_photos(request), pk=pk)
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        variant = current_variant(request)
-        results = recommend_for_photo(photo, variant, query.validated_data["k"])
-        return similar_response(request, photo.pk, variant, results)
+        assignment = assignment_for(request)
+        results = recommend_for_photo(photo, assignment.strategy, query.validated_data["k"])
+        return similar_response(request, photo.pk, assignment.variant, results)
 
 
 class SimilarToUploadView(APIView):
@@ -70,6 +71,6 @@ class SimilarToUploadView(APIView):
             image = open_query_image(form.validated_data["image"])
         except ImageRejected as exc:
             return Response({"image": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        variant = current_variant(request)
-        results = recommend_for_image(image, variant, form.validated_data["k"])
-        return similar_response(request, None, variant, results)
+        assignment = assignment_for(request)
+        results = recommend_for_image(image, assignment.strategy, form.validated_data["k"])
+        return similar_response(request, None, assignment.variant, results)
