@@ -13,10 +13,12 @@
 (d) latency of a visitor's upload against 10k and 100k photos, p50/p95 over at least 50 queries:
     end-to-end (validate + decode as `recommender.uploads.open_query_image` does, the downscale of
     `selectors.similar_to_image`, style + CNN extraction, `embed`, `search` k=10) and the search
-    alone (`embed` + `search` on precomputed raw features).
+    alone (`embed` + `search` on precomputed raw features);
+(e) re-cluster with auto-k (k 2-60): `recommender.clustering.cluster` on the spaces built in (c)
+    (1k, 10k, 100k photos), sweep, silhouette, stability and the final fit included.
 
 Targets printed next to the figures: style >= 50 photos/s per core; < 150 ms end-to-end at 10k;
-< 20 ms search at 100k. ``--quick`` shrinks every size for a smoke run.
+< 20 ms search at 100k; < 60 s re-cluster at 10k. ``--quick`` shrinks every size for a smoke run.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ MAX_PIXELS = 100_000_000
 TARGET_STYLE_PER_CORE = 50.0  # photos/s
 TARGET_END_TO_END_10K_MS = 150.0
 TARGET_SEARCH_100K_MS = 20.0
+TARGET_RECLUSTER_10K_S = 60.0
+RECLUSTER_K = (2, 60)  # auto-k range of (e); --quick: 2-20
 
 
 def log(message: str) -> None:
@@ -232,6 +236,29 @@ def timed(repeats: int, warmup: int, run: Callable[[int], float]) -> list[float]
     return [run(i) for i in range(repeats)]
 
 
+# --- (e): re-cluster ----------------------------------------------------------------------------
+
+
+def measure_recluster(matrix: np.ndarray, k_range: tuple[int, int], seed: int) -> dict:
+    """Seconds for `cluster` with auto-k over `k_range` on a space's matrix; what it chose."""
+    from recommender.clustering import cluster
+
+    began = time.perf_counter()
+    result = cluster(matrix, k=None, k_min=k_range[0], k_max=k_range[1], seed=seed)
+    elapsed = time.perf_counter() - began
+    return {
+        "total_s": elapsed,
+        "algorithm": result.algorithm,
+        "k_min": k_range[0],
+        "k_max": k_range[1],
+        "k": result.k,
+        "silhouette": result.silhouette,
+        "wcss": result.wcss,
+        "stability": result.stability,
+        "sweep_points": len(result.sweep),
+    }
+
+
 # --- output --------------------------------------------------------------------------------------
 
 
@@ -269,9 +296,11 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.quick:
         n_photos, rebuild_sizes, query_sizes, n_queries = 40, [1000, 5000], [1000, 5000], 20
+        recluster_k = (RECLUSTER_K[0], 20)
     else:
         n_photos, rebuild_sizes = 200, [1000, 10_000, 100_000]
         query_sizes, n_queries = [10_000, 100_000], 60
+        recluster_k = RECLUSTER_K
     paths = photo_list(args.photos, n_photos)
     report: dict = {
         "machine": {
@@ -321,11 +350,12 @@ def main(argv: list[str] | None = None) -> None:
     real = {"style": style_vectors[:distinct]}
     dims = {"style": style.dim, "cnn": int(cnn.dim) if cnn else FALLBACK_CNN_DIM}
     real["cnn"] = cnn_vectors[:distinct] if cnn_vectors is not None else None
-    rebuilds, spaces = [], {}
+    rebuilds, spaces, matrices = [], {}, {}
     for n in rebuild_sizes:
         log(f"(c) rebuild with {n} synthetic photos ...")
         timing, space = measure_rebuild(n, real, dims, args.seed)
         rebuilds.append({"n": n, **timing, "dim": space.dim})
+        matrices[n] = space.matrix  # for (e)
         if n in query_sizes:
             spaces[n] = space
         del space
@@ -371,6 +401,14 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
     report["latency"] = latency
+
+    # (e) re-cluster.
+    reclusters = []
+    for n, matrix in matrices.items():
+        log(f"(e) re-cluster {n} photos, auto-k {recluster_k[0]}-{recluster_k[1]} ...")
+        reclusters.append({"n": n, **measure_recluster(matrix, recluster_k, args.seed)})
+    del matrices
+    report["recluster"] = reclusters
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -453,6 +491,22 @@ def print_report(report: dict, cnn_reason: str | None) -> None:
                 verdict(search["p95_ms"], TARGET_SEARCH_100K_MS, False) if n == 100_000 else "",
             ]
         )
+    for r in report.get("recluster", []):
+        n = r["n"]
+        target = f"< {TARGET_RECLUSTER_10K_S:g} s" if n == 10_000 else "-"
+        ok = verdict(r["total_s"], TARGET_RECLUSTER_10K_S, False) if n == 10_000 else ""
+        silhouette = "n/a" if r["silhouette"] is None else f"{r['silhouette']:.3f}"
+        stability = "n/a" if r["stability"] is None else f"{r['stability']:.2f}"
+        rows.append(
+            [
+                f"(e) re-cluster {human(n)} photos: {r['algorithm']}, auto-k "
+                f"{r['k_min']}-{r['k_max']}",
+                f"{r['total_s']:.2f} s",
+                target,
+                f"{ok + '; ' if ok else ''}k {r['k']}, silhouette {silhouette}, "
+                f"stability {stability}",
+            ]
+        )
     print(format_table(["measure", "result", "target", "verdict / detail"], rows, "Speed"))
     print(
         "\nVerdicts use p95 for latencies. (a) pins numpy/BLAS/OpenMP to one thread; (b), (c) and "
@@ -460,6 +514,12 @@ def print_report(report: dict, cnn_reason: str | None) -> None:
         "synthetic vectors resampled from the real photos' features; DB writes of the rebuild "
         "and DB lookups of the answer are not included."
     )
+    if report.get("recluster"):
+        print(
+            "(e) clusters the spaces of (c): sweep (silhouette on a 2000-row sample), final fit "
+            "and bootstrap stability; k-means runs on one OpenMP thread, BLAS on the default "
+            "threads; DB writes of memberships are not included."
+        )
 
 
 if __name__ == "__main__":

@@ -136,6 +136,14 @@ class RecommenderSettingsForm(forms.ModelForm):
         return cleaned
 
 
+def _automatic_k(run: ClusterRun) -> bool:
+    """Whether the run chose k itself (a fixed-k run's sweep holds just that k)."""
+    clustering = (run.config or {}).get("clustering", {})
+    if "k" in clustering:
+        return clustering["k"] is None
+    return len(run.sweep or []) > 1
+
+
 @admin.register(RecommenderSettings)
 class RecommenderSettingsAdmin(admin.ModelAdmin):
     """One settings row: the changelist goes straight to it."""
@@ -261,7 +269,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
             return "No active run yet: use “Re-cluster now” once photos are processed."
         url = reverse("admin:recommender_clusterrun_change", args=[run.pk])
         built = f"{run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else "–"
-        choice = "automatic" if run.sweep else "fixed"
+        choice = "automatic" if _automatic_k(run) else "fixed"
         return format_html(
             '<a href="{}">Run {}</a>: {} photos, k = {} ({}, {}), silhouette {}, WCSS {}, '
             "stability {}; built {}",
@@ -389,7 +397,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="how k was chosen")
     def k_choice(self, run: ClusterRun) -> str:
-        if run.sweep:
+        if _automatic_k(run):
             ks = [entry.get("k") for entry in run.sweep if isinstance(entry, dict)]
             ks = [k for k in ks if k is not None]
             if ks:
