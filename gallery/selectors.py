@@ -122,22 +122,24 @@ def _similar_limit(k: int) -> int:
 
 
 def similar_to_photo(
-    photo: Photo, variant: str, k: int = SIMILAR_ON_PHOTO_PAGE
+    photo: Photo, strategy: str, k: int = SIMILAR_ON_PHOTO_PAGE
 ) -> list[Recommendation]:
-    """The photos to show under `photo` for `variant`: public, never the photo itself.
+    """The photos `strategy` shows under `photo` (the strategy of the visitor's A/B assignment,
+    `Assignment.strategy`, not the variant's name): public, never the photo itself.
 
-    The recommender reads the precomputed neighbours of the active run (one query; the first
-    reader after photos changed pays for a rebuild of the index).
+    For `style_knn` the recommender reads the precomputed neighbours of the active run (one
+    query; the first reader after photos changed pays for a rebuild of the index).
     """
-    results = recommend_for_photo(photo, variant, _similar_limit(k))
+    results = recommend_for_photo(photo, strategy, _similar_limit(k))
     return _visible([r for r in results if r.photo.pk != photo.pk])
 
 
 def similar_to_upload(
-    image: Image.Image, variant: str, k: int = SIMILAR_TO_UPLOAD
+    image: Image.Image, strategy: str, k: int = SIMILAR_TO_UPLOAD
 ) -> list[Recommendation]:
-    """The public photos most like a visitor's image (decoded in memory, never stored)."""
-    return _visible(recommend_for_image(image, variant, _similar_limit(k)))
+    """The public photos most like a visitor's image (decoded in memory, never stored); none
+    for the `none` strategy."""
+    return _visible(recommend_for_image(image, strategy, _similar_limit(k)))
 
 
 def _visible(results: list[Recommendation]) -> list[Recommendation]:

@@ -26,8 +26,9 @@ from PIL import Image
 from photos.models import Photo
 from photos.renditions import SPECS
 from recommender.albums import AlbumCard, name_parts
+from recommender.experiments import Assignment, assignment_for, impression_token
+from recommender.models import Strategy
 from recommender.selectors import Recommendation
-from recommender.strategies import current_variant
 
 from . import selectors
 from .forms import FindSimilarForm
@@ -273,13 +274,34 @@ def preview_of(image: Image.Image, side: int = PREVIEW_SIDE) -> Preview:
     return Preview(f"data:image/jpeg;base64,{encoded}", small.width, small.height)
 
 
-def _similar_to_photo(photo: Photo, variant: str) -> list[SimilarItem]:
+def _similar_to_photo(photo: Photo, strategy: str) -> list[SimilarItem]:
     """The "Similar style" strip; a broken recommender must not take the photo page down."""
     try:
-        return similar_items(selectors.similar_to_photo(photo, variant))
+        return similar_items(selectors.similar_to_photo(photo, strategy))
     except Exception:
-        logger.exception("Similar photos for photo %s (variant %s) failed", photo.pk, variant)
+        logger.exception("Similar photos for photo %s (strategy %s) failed", photo.pk, strategy)
         return []
+
+
+def shows_recommendations(assignment: Assignment) -> bool:
+    """False for the `none` variant: its visitors see no recommendation list at all (not even
+    an empty "Similar style" section), so the control page differs only by the missing strip."""
+    return assignment.strategy != Strategy.NONE
+
+
+def _impression(
+    request: HttpRequest,
+    assignment: Assignment,
+    source: str,
+    source_photo: int | None,
+    items: list[SimilarItem],
+) -> str:
+    """The signed token the browser posts back once the list is seen ("" when nothing is shown:
+    no list, no token, so no impression can be logged)."""
+    if not items:
+        return ""
+    triples = [(item.photo.pk, item.position, item.score) for item in items]
+    return impression_token(request, assignment, source, source_photo, triples)
 
 
 @require_safe
@@ -289,7 +311,11 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     neighbours = selectors.photo_neighbours(photo)
     image = picture(photo, ("medium", "display"))
     og_image = request.build_absolute_uri(image.src) if image and is_public else ""
-    variant = current_variant(request)
+    assignment = assignment_for(request)
+    show_similar = shows_recommendations(assignment)
+    similar = _similar_to_photo(photo, assignment.strategy) if show_similar else []
+    # A staff preview of a photo visitors cannot see is not part of the experiment.
+    token = _impression(request, assignment, "photo", photo.pk, similar) if is_public else ""
     return render(
         request,
         "gallery/photo.html",
@@ -304,8 +330,10 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "og_image": og_image,
             "canonical_url": request.build_absolute_uri(photo.get_absolute_url()),
             "exif": photo.exif_summary,
-            "variant": variant,
-            "similar": _similar_to_photo(photo, variant),
+            "assignment": assignment,
+            "show_similar": show_similar,
+            "similar": similar,
+            "impression_token": token,
             "album": selectors.album_of(photo),
         },
     )
@@ -324,9 +352,11 @@ def _albums_like(image: Image.Image) -> list[AlbumCard]:
 def find_similar(request: HttpRequest) -> HttpResponse:
     """Upload a photo, see the gallery's photos of the same style. The upload is analysed in
     memory and discarded: no file is written to storage, nothing is added to the database."""
-    variant = current_variant(request)
+    assignment = assignment_for(request)
     context = {
-        "variant": variant,
+        "assignment": assignment,
+        "show_similar": shows_recommendations(assignment),
+        "impression_token": "",
         "preview": None,
         "upload_name": "",
         "results": None,
@@ -339,10 +369,12 @@ def find_similar(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             image = form.query_image
             try:
-                results = similar_items(selectors.similar_to_upload(image, variant))
+                results = similar_items(selectors.similar_to_upload(image, assignment.strategy))
             except Exception:
                 # Our side, not the visitor's file: say so, and never show a server error page.
-                logger.exception("Similar photos for an upload (variant %s) failed", variant)
+                logger.exception(
+                    "Similar photos for an upload (strategy %s) failed", assignment.strategy
+                )
                 form.add_error(
                     None, "We could not compare your photo right now. Please try again later."
                 )
@@ -351,6 +383,9 @@ def find_similar(request: HttpRequest) -> HttpResponse:
                 context["preview"] = preview_of(image)
                 context["upload_name"] = form.cleaned_data["image"].name or ""
                 context["results"] = results
+                context["impression_token"] = _impression(
+                    request, assignment, "upload", None, results
+                )
                 if results:
                     context["albums"] = _albums_like(image)
         else:

@@ -596,3 +596,6 @@ def album_sheet_context(album: Album, limit: int = ALBUM_SHEET_LIMIT) -> dict:
         "sf_album_items": _sheet_items([(m.photo, m.distance) for m in shown]),
         "sf_album_more": len(memberships) > limit,
     }
+
+
+from . import admin_experiments  # noqa: E402, F401  (registers experiments and events)

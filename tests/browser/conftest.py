@@ -7,6 +7,7 @@ Without it the browser tests are skipped, except on CI (CI=true) where that is a
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -140,3 +141,27 @@ def dark_page(browser, live_server) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(autouse=True)
+def one_request_at_a_time(live_server) -> Iterator[None]:
+    """Serialise the live server's requests while these tests run.
+
+    With the in-memory SQLite test database, every request thread of the live server shares the
+    test's one connection. These pages post events while the browser loads the next page (a
+    click beacon, then the navigation): two requests at once on one SQLite connection can fail
+    ("cannot open savepoint - SQL statements in progress", a 500). A real server has a
+    connection per thread; here the requests simply take turns."""
+    server = live_server.thread.httpd
+    app = server.get_app()
+    lock = threading.Lock()
+
+    def take_turns(environ, start_response):
+        with lock:
+            return app(environ, start_response)
+
+    server.set_app(take_turns)
+    try:
+        yield
+    finally:
+        server.set_app(app)

@@ -1,0 +1,338 @@
+"""A/B experiments in the admin: experiments with their variants, a report dashboard per
+experiment (and one over all events), and read-only event tables."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .experiment_charts import ctr_by_day_chart, position_curve_chart
+from .metrics import experiment_report
+from .models import Click, Experiment, Impression, PageTime, Variant
+
+REPORT_TEMPLATE = "admin/recommender/experiment/report.html"
+RANKING_COLUMNS = [
+    ("precision@5", "precision@5"),
+    ("recall@5", "recall@5"),
+    ("precision@10", "precision@10"),
+    ("recall@10", "recall@10"),
+    ("mrr", "MRR"),
+    ("ndcg@10", "nDCG@10"),
+    ("roc_auc", "ROC AUC"),
+    ("mae", "MAE"),
+    ("rmse", "RMSE"),
+]
+
+
+# --- Display formats (the dashboard and its tests share them) ---------------------------------
+
+
+def fmt_number(value, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_percent(value, digits: int = 2, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:{'+' if signed else ''}.{digits}f} %"
+
+
+def fmt_interval(interval, digits: int = 4, percent: bool = False, signed: bool = False) -> str:
+    if not interval:
+        return "–"
+    low, high = interval
+    if percent:
+        return f"{fmt_percent(low, digits, signed)} … {fmt_percent(high, digits, signed)}"
+    return f"{fmt_number(low, digits)} … {fmt_number(high, digits)}"
+
+
+def fmt_p(value) -> str:
+    if value is None:
+        return "–"
+    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
+
+
+# --- Experiments ------------------------------------------------------------------------------
+
+
+class VariantForm(forms.ModelForm):
+    class Meta:
+        model = Variant
+        fields = ["name", "strategy", "weight"]
+
+    def clean_weight(self):
+        weight = self.cleaned_data.get("weight")
+        if weight is not None and not weight > 0:
+            raise forms.ValidationError("The weight must be greater than 0.")
+        return weight
+
+
+class VariantFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("name")
+        ]
+        if not kept:
+            raise forms.ValidationError("An experiment needs at least one variant.")
+        names = [form.cleaned_data["name"] for form in kept]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise forms.ValidationError(
+                f"Variant names must differ within an experiment: {', '.join(duplicates)}."
+            )
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    form = VariantForm
+    formset = VariantFormSet
+    fields = ["name", "strategy", "weight"]
+    extra = 0
+    min_num = 1
+
+
+class ExperimentForm(forms.ModelForm):
+    class Meta:
+        model = Experiment
+        fields = ["name", "description", "is_active", "starts_at", "ends_at"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("is_active"):
+            others = Experiment.objects.filter(is_active=True)
+            if self.instance.pk:
+                others = others.exclude(pk=self.instance.pk)
+            other = others.first()
+            if other is not None:
+                # On the field, so Django's own check of the constraint is skipped.
+                self.add_error(
+                    "is_active",
+                    f"Only one experiment can be active at a time, and “{other.name}” is. "
+                    "Deactivate it first (or use the “Make active” action, which does both).",
+                )
+        starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "The end must be after the start.")
+        return cleaned
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentForm
+    inlines = [VariantInline]
+    list_display = [
+        "name",
+        "is_active",
+        "running",
+        "starts_at",
+        "ends_at",
+        "variant_list",
+        "impression_count",
+        "report_link",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "is_active", ("starts_at", "ends_at")]
+    actions = ["make_active", "deactivate"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("variants")
+            .annotate(impression_total=Count("impressions", distinct=True))
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name="recommender_experiment_report_all",
+            ),
+            path(
+                "<path:object_id>/report/",
+                self.admin_site.admin_view(self.report_view),
+                name="recommender_experiment_report",
+            ),
+        ] + super().get_urls()
+
+    @admin.display(description="running", boolean=True)
+    def running(self, experiment: Experiment) -> bool:
+        return experiment.is_running(timezone.now())
+
+    @admin.display(description="variants")
+    def variant_list(self, experiment: Experiment) -> str:
+        variants = list(experiment.variants.all())
+        if not variants:
+            return "–"
+        return ", ".join(f"{v.name} ({v.strategy}, ×{v.weight:g})" for v in variants)
+
+    @admin.display(description="impressions", ordering="impression_total")
+    def impression_count(self, experiment: Experiment) -> int:
+        return getattr(experiment, "impression_total", 0)
+
+    @admin.display(description="report")
+    def report_link(self, experiment: Experiment) -> str:
+        url = reverse("admin:recommender_experiment_report", args=[experiment.pk])
+        return format_html('<a href="{}">Report</a>', url)
+
+    @admin.action(description="Make the selected experiment active (deactivates the others)")
+    def make_active(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one experiment.", messages.ERROR)
+            return
+        experiment = queryset.get()
+        with transaction.atomic():
+            Experiment.objects.filter(is_active=True).exclude(pk=experiment.pk).update(
+                is_active=False
+            )
+            Experiment.objects.filter(pk=experiment.pk).update(is_active=True)
+        self.message_user(request, f"“{experiment.name}” is now the active experiment.")
+
+    @admin.action(description="Deactivate the selected experiments")
+    def deactivate(self, request, queryset):
+        count = queryset.filter(is_active=True).update(is_active=False)
+        self.message_user(request, f"{count} experiment{'s' if count != 1 else ''} deactivated.")
+
+    def report_view(self, request, object_id=None):
+        experiment = None
+        if object_id is not None:
+            experiment = self.get_object(request, unquote(object_id))
+            if experiment is None:
+                return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_view_permission(request, experiment):
+            raise PermissionDenied
+        report = experiment_report(experiment)
+        title = f"Report: {experiment.name}" if experiment else "Report: all events"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "original": experiment,
+            "has_view_permission": True,
+            **dashboard_context(report),
+        }
+        return TemplateResponse(request, REPORT_TEMPLATE, context)
+
+
+def dashboard_context(report: dict) -> dict:
+    """What the dashboard template shows: the report's numbers, formatted, and the charts."""
+    variants = [
+        {
+            "name": v["name"],
+            "strategy": v["strategy"],
+            "visitors": v["visitors"],
+            "visits": v["visits"],
+            "impressions": v["impressions"],
+            "clicks": v["clicks"],
+            "ctr": fmt_number(v["ctr"]),
+            "ctr_ci": fmt_interval(v["ctr_ci"]),
+            "ctp": fmt_percent(v["ctp"]),
+            "ctp_ci": fmt_interval(v["ctp_ci"], 2, percent=True),
+            "clicks_per_visit": fmt_number(v["clicks_per_visit"], 3),
+            "clicks_per_visit_ci": fmt_interval(v["clicks_per_visit_ci"], 3),
+            "seconds_per_visit": fmt_number(v["seconds_per_visit"], 1),
+            "seconds_per_visit_ci": fmt_interval(v["seconds_per_visit_ci"], 1),
+        }
+        for v in report["variants"]
+    ]
+    comparisons = []
+    for c in report["comparisons"]:
+        business = []
+        for key, label, digits in [
+            ("clicks_per_visit", "clicks per visit", 3),
+            ("seconds_per_visit", "seconds per visit", 1),
+        ]:
+            other = c.get(key) or {}
+            business.append(
+                {
+                    "label": label,
+                    "difference": fmt_number(other.get("difference"), digits),
+                    "difference_ci": fmt_interval(other.get("difference_ci"), digits),
+                    "p_value": fmt_p(other.get("p_value")),
+                }
+            )
+        comparisons.append(
+            {
+                "a": c["a"],
+                "b": c["b"],
+                "uplift": fmt_percent(c["uplift"], 1, signed=True),
+                "uplift_ci": fmt_interval(c["uplift_ci"], 1, percent=True, signed=True),
+                "difference": fmt_percent(c["difference"], 2, signed=True),
+                "difference_ci": fmt_interval(c["difference_ci"], 2, percent=True, signed=True),
+                "p_value": fmt_p(c["p_value"]),
+                "significant": c.get("significant", False),
+                "business": business,
+            }
+        )
+    ranking = [
+        {
+            "name": name,
+            "evaluated": metrics.get("impressions_evaluated", 0),
+            "values": [fmt_number(metrics.get(key)) for key, _ in RANKING_COLUMNS],
+        }
+        for name, metrics in report["ranking"].items()
+    ]
+    return {
+        "report": report,
+        "sf_variants": variants,
+        "sf_comparisons": comparisons,
+        "sf_ranking_columns": [label for _, label in RANKING_COLUMNS],
+        "sf_ranking": ranking,
+        "sf_daily_chart": ctr_by_day_chart(report["daily"]),
+        "sf_position_chart": position_curve_chart(report["positions"]),
+    }
+
+
+# --- Events (read-only) -----------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Impression)
+class ImpressionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "variant", "strategy", "source", "source_photo_id", "visit_id"]
+    list_filter = ["experiment", "variant", "source"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(Click)
+class ClickAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "variant", "position", "target_id", "impression_id", "visit_id"]
+    list_filter = ["variant"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(PageTime)
+class PageTimeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "variant", "path", "seconds", "visit_id"]
+    list_filter = ["experiment", "variant"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
