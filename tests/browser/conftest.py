@@ -145,23 +145,34 @@ def dark_page(browser, live_server) -> Iterator:
 
 @pytest.fixture(autouse=True)
 def one_request_at_a_time(live_server) -> Iterator[None]:
-    """Serialise the live server's requests while these tests run.
+    """Serialise the live server's requests while a test runs, and shut the door after it.
 
     With the in-memory SQLite test database, every request thread of the live server shares the
-    test's one connection. These pages post events while the browser loads the next page (a
-    click beacon, then the navigation): two requests at once on one SQLite connection can fail
+    test's one connection. Pages post events while the browser loads the next page (a click
+    beacon, then the navigation): two requests at once on one SQLite connection can fail
     ("cannot open savepoint - SQL statements in progress", a 500). A real server has a
-    connection per thread; here the requests simply take turns."""
+    connection per thread; here the requests simply take turns.
+
+    Closing the browser fires `pagehide` beacons that may arrive after the test, while the
+    database is being flushed: once the test is over, late requests get a 503 without touching
+    the database, and teardown waits for any request still in flight."""
     server = live_server.thread.httpd
-    app = server.get_app()
+    if not hasattr(server, "stylefinder_app"):
+        server.stylefinder_app = server.get_app()
+    app = server.stylefinder_app
     lock = threading.Lock()
+    state = {"open": True}
 
     def take_turns(environ, start_response):
         with lock:
+            if not state["open"]:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"test over"]
             return app(environ, start_response)
 
     server.set_app(take_turns)
     try:
         yield
     finally:
-        server.set_app(app)
+        with lock:
+            state["open"] = False
