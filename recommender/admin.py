@@ -30,20 +30,19 @@ CONTACT_SHEET_SIZE = 12  # thumbnails per cluster on the run page
 ALBUM_SHEET_LIMIT = 200  # thumbnails on an album's page
 THUMB_SPEC = "thumb"
 
-# Changing any of these changes the style space or how it is grouped: the run must be redone.
-RECLUSTER_FIELDS = frozenset(
-    {
-        "style_weight",
-        "cnn_weight",
-        "content_weight",
-        "neighbours_per_photo",
-        "cnn_enabled",
-        "cnn_pca_components",
-        "algorithm",
-        "cluster_count",
-        "k_min",
-        "k_max",
-    }
+# Every setting on the form; changing any of them changes the style space or how it is
+# grouped, so the run must be redone.
+RECLUSTER_FIELDS = (
+    "style_weight",
+    "cnn_weight",
+    "content_weight",
+    "neighbours_per_photo",
+    "cnn_enabled",
+    "cnn_pca_components",
+    "algorithm",
+    "cluster_count",
+    "k_min",
+    "k_max",
 )
 
 
@@ -87,18 +86,7 @@ def _request_recluster() -> None:
 class RecommenderSettingsForm(forms.ModelForm):
     class Meta:
         model = RecommenderSettings
-        fields = [
-            "style_weight",
-            "cnn_weight",
-            "content_weight",
-            "neighbours_per_photo",
-            "cnn_enabled",
-            "cnn_pca_components",
-            "algorithm",
-            "cluster_count",
-            "k_min",
-            "k_max",
-        ]
+        fields = list(RECLUSTER_FIELDS)
         help_texts = {
             "cluster_count": "Number of albums (at least 2); empty = automatic: the k with the "
             "best silhouette between k min and k max.",
@@ -227,7 +215,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        changed = RECLUSTER_FIELDS.intersection(form.changed_data)
+        changed = set(RECLUSTER_FIELDS).intersection(form.changed_data)
         if not changed:
             return
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -171,56 +171,17 @@ def line_chart_svg(
     x_tick_count = min(10, max(2, int(x_high - x_low) + 1)) if integer_x else 6
     x_ticks = nice_ticks(x_low, x_high, max_ticks=x_tick_count, integer=integer_x)
     y_ticks = nice_ticks(min(ys), max(ys), max_ticks=5)
-    x_min, x_max = x_ticks[0], x_ticks[-1]
-    y_min, y_max = y_ticks[0], y_ticks[-1]
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
-    y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
 
-    inset = 10  # keeps the first and last points off the axes
-
-    def sx(x: float) -> float:
-        return left + inset + (x - x_min) / (x_max - x_min) * (right - left - 2 * inset)
-
-    def sy(y: float) -> float:
-        return bottom - (y - y_min) / (y_max - y_min) * (bottom - top)
-
-    font = 'font-family="sans-serif" font-size="11"'
-    # Grid and y ticks.
-    parts.append('<g class="sf-chart-y-ticks">')
-    for tick in y_ticks:
-        y = sy(tick)
-        parts.append(
-            f'<line x1="{left}" x2="{right}" y1="{_f(y)}" y2="{_f(y)}" stroke="{GRID_COLOUR}"/>'
-            f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end" fill="{TEXT_COLOUR}" '
-            f"{font}>{escape(format_number(tick, y_step))}</text>"
-        )
-    parts.append("</g>")
-    # X ticks.
-    parts.append('<g class="sf-chart-x-ticks">')
-    for tick in x_ticks:
-        x = sx(tick)
-        parts.append(
-            f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{bottom}" y2="{bottom + 5}" '
-            f'stroke="{AXIS_COLOUR}"/>'
-            f'<text x="{_f(x)}" y="{bottom + 18}" text-anchor="middle" fill="{TEXT_COLOUR}" '
-            f"{font}>{escape(format_number(tick, x_step))}</text>"
-        )
-    parts.append("</g>")
-    # Axes and their labels.
-    parts.append(
-        f'<g class="sf-chart-axes" stroke="{AXIS_COLOUR}">'
-        f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>'
-        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></g>'
-    )
-    parts.append(
-        f'<text class="sf-chart-x-label" x="{(left + right) / 2:.1f}" y="{height - 10}" '
-        f'text-anchor="middle" fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">'
-        f"{escape(x_label)}</text>"
-    )
-    parts.append(
-        f'<text class="sf-chart-y-label" x="14" y="{(top + bottom) / 2:.1f}" '
-        f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})" text-anchor="middle" '
-        f'fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">{escape(y_label)}</text>'
+    sx, sy = draw_frame(
+        parts,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        box=(left, right, top, bottom),
+        height=height,
+        x_label=x_label,
+        y_label=y_label,
+        x_tick_label=lambda tick: format_number(tick, x_step),
     )
     # Highlighted x: a guide line under the data.
     if highlight is not None:
@@ -290,3 +251,60 @@ def _describe(
         text += f" Highlighted: {chosen}"
         text += f" ({y_label} {format_number(value)})." if value is not None else "."
     return text
+
+
+def draw_frame(
+    parts: list[str],
+    *,
+    x_ticks: list[float],
+    y_ticks: list[float],
+    box: tuple[float, float, float, float],
+    height: int,
+    x_label: str,
+    y_label: str,
+    x_tick_label: Callable[[float], str],
+) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    """Append grid lines, ticks, axes and axis labels for the plot area `box` (left, right, top,
+    bottom) to `parts`; return the x and y scales (data → SVG coordinates)."""
+    left, right, top, bottom = box
+    x_min, x_max, y_min, y_max = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
+    y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
+    inset = 10  # keeps the first and last points off the axes
+
+    def sx(x: float) -> float:
+        return left + inset + (x - x_min) / (x_max - x_min) * (right - left - 2 * inset)
+
+    def sy(y: float) -> float:
+        return bottom - (y - y_min) / (y_max - y_min) * (bottom - top)
+
+    font = 'font-family="sans-serif" font-size="11"'
+    parts.append('<g class="sf-chart-y-ticks">')
+    for tick in y_ticks:
+        y = sy(tick)
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{_f(y)}" y2="{_f(y)}" stroke="{GRID_COLOUR}"/>'
+            f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end" fill="{TEXT_COLOUR}" '
+            f"{font}>{escape(format_number(tick, y_step))}</text>"
+        )
+    parts.append('</g><g class="sf-chart-x-ticks">')
+    for tick in x_ticks:
+        x = sx(tick)
+        parts.append(
+            f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{bottom}" y2="{bottom + 5}" '
+            f'stroke="{AXIS_COLOUR}"/>'
+            f'<text x="{_f(x)}" y="{bottom + 18}" text-anchor="middle" fill="{TEXT_COLOUR}" '
+            f"{font}>{escape(x_tick_label(tick))}</text>"
+        )
+    parts.append("</g>")
+    parts.append(
+        f'<g class="sf-chart-axes" stroke="{AXIS_COLOUR}">'
+        f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></g>'
+        f'<text class="sf-chart-x-label" x="{(left + right) / 2:.1f}" y="{height - 10}" '
+        f'text-anchor="middle" fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">'
+        f"{escape(x_label)}</text>"
+        f'<text class="sf-chart-y-label" x="14" y="{(top + bottom) / 2:.1f}" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})" text-anchor="middle" '
+        f'fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">{escape(y_label)}</text>'
+    )
+    return sx, sy

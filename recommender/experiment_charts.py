@@ -17,12 +17,12 @@ from django.utils.safestring import SafeString, mark_safe
 from .charts import (
     AXIS_COLOUR,
     BACKGROUND,
-    GRID_COLOUR,
     MARGIN_BOTTOM,
     MARGIN_LEFT,
     MARGIN_TOP,
     TEXT_COLOUR,
     clean_points,
+    draw_frame,
     format_number,
     nice_ticks,
 )
@@ -107,49 +107,19 @@ def multi_line_chart_svg(
     x_ticks = nice_ticks(min(xs), max(xs), max_ticks=x_count, integer=integer_x)
     y_low = min(0.0, min(ys)) if include_zero else min(ys)
     y_ticks = nice_ticks(y_low, max(ys), max_ticks=5)
-    x_min, x_max, y_min, y_max = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
-    y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
-    inset = 10
-
-    def sx(x: float) -> float:
-        return left + inset + (x - x_min) / (x_max - x_min) * (right - left - 2 * inset)
-
-    def sy(y: float) -> float:
-        return bottom - (y - y_min) / (y_max - y_min) * (bottom - top)
-
-    font = 'font-family="sans-serif" font-size="11"'
-    parts.append('<g class="sf-chart-y-ticks">')
-    for tick in y_ticks:
-        y = sy(tick)
-        parts.append(
-            f'<line x1="{left}" x2="{right}" y1="{_f(y)}" y2="{_f(y)}" stroke="{GRID_COLOUR}"/>'
-            f'<text x="{left - 6}" y="{_f(y + 4)}" text-anchor="end" fill="{TEXT_COLOUR}" '
-            f"{font}>{escape(format_number(tick, y_step))}</text>"
-        )
-    parts.append('</g><g class="sf-chart-x-ticks">')
-    for tick in x_ticks:
-        x = sx(tick)
-        label = x_format(tick) if x_format else format_number(tick, x_step)
-        parts.append(
-            f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{bottom}" y2="{bottom + 5}" '
-            f'stroke="{AXIS_COLOUR}"/>'
-            f'<text x="{_f(x)}" y="{bottom + 18}" text-anchor="middle" fill="{TEXT_COLOUR}" '
-            f"{font}>{escape(label)}</text>"
-        )
-    parts.append("</g>")
-    parts.append(
-        f'<g class="sf-chart-axes" stroke="{AXIS_COLOUR}">'
-        f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>'
-        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></g>'
-        f'<text class="sf-chart-x-label" x="{(left + right) / 2:.1f}" y="{height - 10}" '
-        f'text-anchor="middle" fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">'
-        f"{escape(x_label)}</text>"
-        f'<text class="sf-chart-y-label" x="14" y="{(top + bottom) / 2:.1f}" '
-        f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})" text-anchor="middle" '
-        f'fill="{TEXT_COLOUR}" font-family="sans-serif" font-size="12">{escape(y_label)}</text>'
+    sx, sy = draw_frame(
+        parts,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        box=(left, right, top, bottom),
+        height=height,
+        x_label=x_label,
+        y_label=y_label,
+        x_tick_label=x_format or (lambda tick: format_number(tick, x_step)),
     )
 
+    font = 'font-family="sans-serif" font-size="11"'
     legend_x = right + 14
     for index, (name, points) in enumerate(named):
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
