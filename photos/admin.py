@@ -18,14 +18,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
 from .archives import import_zip, looks_like_zip
 from .forms import PhotoUploadForm
-from .models import Photo, Rendition
+from .models import OrphanedFile, Photo, Rendition
+from .pipeline import NOT_QUEUED
 from .services import ImportReport, reprocess_photos, set_published
+from .storage import purge_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def _thumbnail_html(photo: Photo, max_width: int = 80, max_height: int = 60) -> 
             max_height,
         )
     label = {
-        Photo.Status.PENDING: "processing…",
+        Photo.Status.PENDING: "not queued" if photo.error == NOT_QUEUED else "processing…",
         Photo.Status.FAILED: "no preview",
     }.get(photo.status, "no preview")
     return format_html(
@@ -214,7 +217,7 @@ class PhotoAdmin(admin.ModelAdmin):
     def status_display(self, photo: Photo) -> str:
         colour = STATUS_COLOURS.get(photo.status, "inherit")
         label = photo.get_status_display()
-        if photo.status == Photo.Status.FAILED and photo.error:
+        if photo.error and photo.status != Photo.Status.READY:  # why it failed, or still waits
             return format_html(
                 '<strong style="color:{}" title="{}">{}</strong>'
                 '<br><small class="stylefinder-error" title="{}">{}</small>',
@@ -335,7 +338,34 @@ class PhotoAdmin(admin.ModelAdmin):
             "failed_count": Photo.objects.filter(status=Photo.Status.FAILED).count(),
             **(extra_context or {}),
         }
-        return super().changelist_view(request, extra_context=extra_context)
+        started = timezone.now()
+        response = super().changelist_view(request, extra_context=extra_context)
+        self._warn_about_orphans(request, started)  # after the "delete selected" action
+        return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        started = timezone.now()
+        response = super().delete_view(request, object_id, extra_context)
+        self._warn_about_orphans(request, started)
+        return response
+
+    def _warn_about_orphans(self, request, since) -> None:
+        """Deleted rows whose files the storage did not delete (it was down): say so."""
+        if request.method != "POST":
+            return
+        count = OrphanedFile.objects.filter(created_at__gte=since).count()
+        if count:
+            self.message_user(
+                request,
+                format_html(
+                    "The media storage could not delete {} file(s) of the deleted photos (see "
+                    'the log); they are listed under <a href="{}">Orphaned files</a> to be '
+                    "deleted again once the storage is back.",
+                    count,
+                    reverse("admin:photos_orphanedfile_changelist"),
+                ),
+                messages.WARNING,
+            )
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
@@ -394,6 +424,23 @@ class PhotoAdmin(admin.ModelAdmin):
             f"rejected {len(report.rejected)}.",
             level,
         )
+        not_queued = [photo for photo in imported if photo.error == NOT_QUEUED]
+        if not_queued:
+            self.message_user(
+                request,
+                f"{len(not_queued)} of the imported photos could not be queued for processing: "
+                "the task queue is unreachable. They are kept as pending and nothing is lost; "
+                "once the queue is back, `python manage.py process_pending` (or “Re-process "
+                "selected photos”) has them processed.",
+                messages.WARNING,
+            )
+        if report.storage_error:
+            self.message_user(
+                request,
+                f"{report.storage_error} Nothing was added for the rejected files; upload them "
+                "again once the storage is back.",
+                messages.ERROR,
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -403,3 +450,31 @@ class PhotoAdmin(admin.ModelAdmin):
             "rejected": report.rejected,
         }
         return TemplateResponse(request, "admin/photos/photo/upload_result.html", context)
+
+
+@admin.register(OrphanedFile)
+class OrphanedFileAdmin(admin.ModelAdmin):
+    """Files left in the media storage because it was down when their photo was deleted."""
+
+    list_display = ("name", "reason", "error", "created_at")
+    search_fields = ("name", "reason")
+    readonly_fields = ("name", "reason", "error", "created_at")
+    actions = ("delete_from_storage",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Delete the selected files from the storage", permissions=["delete"])
+    def delete_from_storage(self, request, queryset):
+        deleted, failing = purge_orphans(queryset)
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} file(s).", messages.SUCCESS)
+        if failing:
+            self.message_user(
+                request,
+                f"{failing} file(s) could still not be deleted; see their error.",
+                messages.ERROR,
+            )

@@ -136,3 +136,22 @@ class Rendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.photo_id}:{self.spec}"
+
+
+class OrphanedFile(models.Model):
+    """A media file whose row is gone but which could not be deleted from the storage.
+
+    Rows are deleted even when the storage is down (the library stays consistent); their files
+    are recorded here, shown in the admin and deleted again from there.
+    """
+
+    name = models.CharField(max_length=1024, unique=True)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why it was to be deleted.")
+    error = models.TextField(blank=True, help_text="Why the last deletion failed.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name

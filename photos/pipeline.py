@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from . import storage as media
 from .models import Photo
 from .renditions import make_renditions
 from .signals import announce_change
@@ -22,7 +23,24 @@ ProcessingStep = Callable[[Photo], None]
 _steps: list[ProcessingStep] = []
 
 # Errors worth another try later (database or storage briefly unreachable), not a bad photo.
+# Storage faults of any backend (S3 connection errors, 5xx, throttling) are recognised by
+# `photos.storage.is_unavailable`.
 TRANSIENT_ERRORS = (OperationalError, ConnectionError, TimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS) or media.is_unavailable(exc)
+
+
+def failure_reason(exc: BaseException, photo: Photo) -> str:
+    """What the admin shows on a failed photo."""
+    if media.is_unavailable(exc):
+        return media.failure_message(exc, "Could not read or write the photo's files") + (
+            " The original is kept; re-process the photo once the storage is back."
+        )
+    if isinstance(exc, FileNotFoundError):
+        return f"The original file {photo.original.name} is missing from the media storage."
+    return f"{type(exc).__name__}: {exc}"
 
 
 class TransientProcessingError(RuntimeError):
@@ -50,8 +68,28 @@ def enqueue_processing(photo_id: int) -> bool:
         logger.warning(
             "Could not queue photo %s for processing; it stays pending", photo_id, exc_info=True
         )
+        _note_not_queued(photo_id, True)
         return False
+    _note_not_queued(photo_id, False)
     return True
+
+
+#: Shown on a pending photo (admin list, upload result) while the task queue was unreachable.
+NOT_QUEUED = (
+    "Not queued yet: the task queue could not be reached. It will be processed once "
+    "`python manage.py process_pending` (or “Re-process selected photos”) queues it again."
+)
+
+
+def _note_not_queued(photo_id: int, not_queued: bool) -> None:
+    """Record on a pending photo whether it waits for the queue to come back (or clear that)."""
+    before, after = ("", NOT_QUEUED) if not_queued else (NOT_QUEUED, "")
+    try:
+        Photo.objects.filter(pk=photo_id, status=Photo.Status.PENDING, error=before).update(
+            error=after
+        )
+    except Exception:  # the database may be what is down
+        logger.warning("Could not record the queue state of photo %s", photo_id, exc_info=True)
 
 
 def request_processing(photo_id: int) -> None:
@@ -78,18 +116,18 @@ def process_photo(photo_id: int, *, raise_transient: bool = False) -> Photo | No
             for step in _steps:
                 step(photo)
     except Exception as exc:
-        for name in written:  # the rows were rolled back; their new files go too
-            try:
-                photo.original.storage.delete(name)
-            except Exception:
-                logger.warning("Could not remove rendition file %s", name, exc_info=True)
-        if raise_transient and isinstance(exc, TRANSIENT_ERRORS):
+        # The rows were rolled back; their new files go too (best effort: the storage may be
+        # what failed).
+        media.delete_files(
+            photo.original.storage, written, reason=f"processing photo {photo_id} failed"
+        )
+        if raise_transient and is_transient(exc):
             logger.warning("Processing photo %s hit a passing fault; will retry: %s", photo_id, exc)
             raise TransientProcessingError(str(exc)) from exc
         logger.exception("Processing photo %s failed", photo_id)
         Photo.objects.filter(pk=photo_id).update(
             status=Photo.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=failure_reason(exc, photo)[:2000],
             updated_at=timezone.now(),
         )
     else:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import uuid
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
-from django.db import transaction
 from PIL import Image
 
+from . import storage as media
 from .imaging import open_normalized
 from .models import Photo, Rendition
 
@@ -37,6 +38,8 @@ def _encode_webp(image: Image.Image, quality: int) -> bytes:
 def make_renditions(photo: Photo, written: list[str] | None = None) -> list[Rendition]:
     """(Re)create every rendition of `photo`; idempotent, old files are removed after commit.
 
+    Files are read and written through the storage API only (local disk or S3 alike).
+
     The names of the files written are appended to `written`, so that a caller whose transaction
     fails later can remove them (a rollback does not undo storage).
     """
@@ -51,7 +54,8 @@ def make_renditions(photo: Photo, written: list[str] | None = None) -> list[Rend
         image = base.copy()
         image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
         content = ContentFile(_encode_webp(image, spec.quality))
-        name = f"{photo.pk}-{spec.name}.webp"
+        # A new name for new content: a CDN may cache a rendition URL forever.
+        name = f"{photo.pk}-{spec.name}-{uuid.uuid4().hex[:8]}.webp"
         existing = Rendition.objects.filter(photo=photo, spec=spec.name).first()
         if existing is not None:
             replaced_files.append(existing.file.name)
@@ -68,6 +72,7 @@ def make_renditions(photo: Photo, written: list[str] | None = None) -> list[Rend
             written.append(rendition.file.name)
             rendition.save()
             created.append(rendition)
-    storage = photo.original.storage
-    transaction.on_commit(lambda: [storage.delete(name) for name in replaced_files])
+    media.delete_files_on_commit(
+        photo.original.storage, replaced_files, reason=f"renditions of photo {photo.pk} replaced"
+    )
     return created

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
+from . import storage as media
 from .imaging import ImageRejected, inspect_image, sha256_of
 from .models import Photo
 from .pipeline import request_processing
@@ -37,6 +38,10 @@ class DuplicatePhoto(IngestError):
         )
 
 
+class StorageUnavailable(IngestError):
+    """The original could not be written to the media storage (down, misconfigured, full)."""
+
+
 def title_from_filename(filename: str) -> str:
     stem = os.path.splitext(os.path.basename(filename))[0]
     title = " ".join(stem.replace("_", " ").replace("-", " ").split())[:200]
@@ -59,8 +64,10 @@ def ingest_photo(
 ) -> Photo:
     """Validate, store and register one photo, then have it processed after the commit.
 
-    Raises `PhotoRejected` (not an accepted image, too large, damaged, decompression bomb) or
-    `DuplicatePhoto` (same content already stored). Either way nothing is written.
+    Raises `PhotoRejected` (not an accepted image, too large, damaged, decompression bomb),
+    `DuplicatePhoto` (same content already stored) or `StorageUnavailable` (the media storage
+    could not take the file). Whatever fails, nothing is left behind: no row, and no stored file
+    (a file stored before the row failed is deleted again, or recorded as orphaned).
     """
     filename = os.path.basename(original_filename or getattr(file, "name", "") or "photo")
     try:
@@ -90,23 +97,27 @@ def ingest_photo(
         **info.exif.as_model_fields(),
     )
     file.seek(0)
-    stored_name = photo.original.storage.save(
-        f"originals/{uuid.uuid4().hex}{info.extension}", File(file)
-    )
+    storage = photo.original.storage
+    try:
+        stored_name = storage.save(f"originals/{uuid.uuid4().hex}{info.extension}", File(file))
+    except Exception as exc:  # any backend: S3 client/connection errors, OSError of a disk
+        logger.warning("Could not store %s: %s", filename, media.describe(exc), exc_info=True)
+        raise StorageUnavailable(media.failure_message(exc, "Could not store the photo")) from exc
     photo.original.name = stored_name
+    discard = f"ingest of {filename} failed"
     try:
         with transaction.atomic():
             photo.save()
             request_processing(photo.pk)
     except IntegrityError as exc:
         # Another upload of the same bytes won the race: keep theirs, drop our copy.
-        photo.original.storage.delete(stored_name)
+        media.delete_files(storage, [stored_name], reason=discard)
         existing = Photo.objects.filter(sha256=info.sha256).first()
         if existing is not None:
             raise DuplicatePhoto(existing) from exc
         raise
     except BaseException:
-        photo.original.storage.delete(stored_name)
+        media.delete_files(storage, [stored_name], reason=discard)
         raise
     logger.info("Ingested photo %s (%s)", photo.pk, filename)
     return photo
@@ -136,19 +147,32 @@ class ImportReport:
     imported: list[Photo]
     duplicates: list[tuple[str, Photo]]
     rejected: list[tuple[str, str]]
+    # Set when the media storage failed: the rest of the batch is not attempted (each file would
+    # wait for the same timeouts), but reported, so it can be uploaded again.
+    storage_error: str | None = None
 
     @classmethod
     def empty(cls) -> ImportReport:
         return cls(imported=[], duplicates=[], rejected=[])
 
     def add(self, name: str, file: IO[bytes], **meta) -> None:
+        if self.storage_error is not None:
+            self.rejected.append(
+                (name, "Not stored: the media storage failed on an earlier file (see above).")
+            )
+            return
         try:
             self.imported.append(ingest_photo(file, original_filename=name, **meta))
         except DuplicatePhoto as exc:
             self.duplicates.append((name, exc.existing))
         except PhotoRejected as exc:
             self.rejected.append((name, str(exc).removeprefix(f"{os.path.basename(name)}: ")))
-        except Exception as exc:  # storage or database trouble: report it, keep the batch going
+        except StorageUnavailable as exc:
+            self.storage_error = str(exc)
+            self.rejected.append((name, str(exc)))
+        except IngestError as exc:
+            self.rejected.append((name, str(exc)))
+        except Exception as exc:  # database trouble: report it, keep the batch going
             logger.exception("Could not ingest %s", name)
             self.rejected.append((name, f"Could not be stored ({type(exc).__name__}: {exc})."))
 
@@ -156,3 +180,4 @@ class ImportReport:
         self.imported += other.imported
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.storage_error = self.storage_error or other.storage_error

@@ -2,13 +2,15 @@
 
 `library_changed` tells other apps (the recommender) that the set of photos, or what they look
 like, changed: a photo was processed, deleted, edited, published or hidden. Files follow their
-rows: when a photo or rendition is deleted, its file goes after the commit.
+rows: when a photo or rendition is deleted, its file goes after the commit (or, when the storage
+cannot be reached, is recorded as an `OrphanedFile` to delete later from the admin).
 """
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 
+from . import storage as media
 from .models import Photo, Rendition
 
 #: sent with `photo_ids` (list of ints) after the change is committed
@@ -19,15 +21,16 @@ def announce_change(photo_ids: list[int]) -> None:
     transaction.on_commit(lambda: library_changed.send(sender=Photo, photo_ids=photo_ids))
 
 
-def _delete_file_on_commit(field_file) -> None:
+def _delete_file_on_commit(field_file, reason: str) -> None:
+    """The file goes once the deletion is committed. If the storage is down then, the row stays
+    deleted (the library is consistent) and the file is logged and recorded as orphaned."""
     if field_file and field_file.name:
-        storage, name = field_file.storage, field_file.name
-        transaction.on_commit(lambda: storage.delete(name))
+        media.delete_files_on_commit(field_file.storage, [field_file.name], reason=reason)
 
 
 @receiver(post_delete, sender=Photo)
 def delete_original(sender, instance: Photo, **kwargs) -> None:
-    _delete_file_on_commit(instance.original)
+    _delete_file_on_commit(instance.original, f"photo {instance.pk} deleted")
     announce_change([instance.pk])
 
 
@@ -39,4 +42,4 @@ def photo_saved(sender, instance: Photo, created: bool, **kwargs) -> None:
 
 @receiver(post_delete, sender=Rendition)
 def delete_rendition_file(sender, instance: Rendition, **kwargs) -> None:
-    _delete_file_on_commit(instance.file)
+    _delete_file_on_commit(instance.file, f"rendition of photo {instance.photo_id} deleted")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,12 +12,15 @@ from django.db.models import OuterRef, Subquery
 from PIL import Image
 
 from photos.models import Photo, Rendition
+from photos.storage import describe as describe_storage_error
 
 from .blocks import embed
 from .explain import reasons
 from .models import ClusterRun, FeatureVector, Neighbour
 from .services import configured_extractors, ensure_index_fresh, extract_image_features
 from .space import StyleSpace
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,26 +43,47 @@ def active_run() -> ClusterRun | None:
 
 
 class _SpaceCache:
-    """The active run's space, loaded once per process and reloaded when the active run changes."""
+    """The active run's space, loaded once per process and reloaded when the active run changes.
+
+    The space file is read through the storage API (local disk or S3). When the storage cannot
+    be read, pages go on without on-the-fly search (None) and the read is tried again after
+    RETRY seconds, so a dead store costs one timeout now and then, not one per request.
+    """
+
+    RETRY = 30.0  # seconds
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._run_id: int | None = None
         self._space: StyleSpace | None = None
+        self._failed: tuple[int, float] | None = None  # (run id, when)
 
     def get(self, run: ClusterRun) -> StyleSpace | None:
         with self._lock:
             if self._run_id != run.pk:
-                self._space = None
+                failed = self._failed
+                if failed and failed[0] == run.pk and time.monotonic() - failed[1] < self.RETRY:
+                    return None
+                self._run_id, self._space = None, None
                 if run.space_file:
-                    with run.space_file.open("rb") as fh:
-                        self._space = StyleSpace.from_bytes(fh.read())
-                self._run_id = run.pk
+                    try:
+                        with run.space_file.open("rb") as fh:
+                            self._space = StyleSpace.from_bytes(fh.read())
+                    except Exception as exc:
+                        self._failed = (run.pk, time.monotonic())
+                        logger.error(
+                            "Could not read the index of run %s (%s): %s",
+                            run.pk,
+                            run.space_file.name,
+                            describe_storage_error(exc),
+                        )
+                        return None
+                self._run_id, self._failed = run.pk, None
             return self._space
 
     def clear(self) -> None:
         with self._lock:
-            self._run_id, self._space = None, None
+            self._run_id, self._space, self._failed = None, None, None
 
 
 space_cache = _SpaceCache()

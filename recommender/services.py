@@ -17,6 +17,7 @@ from PIL import Image
 
 from photos.imaging import open_normalized
 from photos.models import Photo
+from photos.storage import delete_files
 
 from .albums import describe_cluster, match_albums
 from .blocks import cnn_layout, fit_space
@@ -339,8 +340,8 @@ def _prune_old_runs() -> None:
         .exclude(status=ClusterRun.Status.BUILDING, created_at__gt=stale_build)
     )
     for old in old_runs:
-        if old.space_file:
-            old.space_file.delete(save=False)
+        if old.space_file:  # best effort: a file the storage cannot delete now is recorded
+            delete_files(old.space_file.storage, [old.space_file.name], reason=f"run {old.pk}")
         old.delete()
 
 

@@ -161,3 +161,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("Rejected:"))
             for name, reason in report.rejected:
                 self.stdout.write(f"  {name}: {reason}")
+
+        if report.storage_error:
+            self.stdout.write(
+                self.style.ERROR(
+                    f"{report.storage_error} The import stopped there; run the command again "
+                    "once the storage is back (photos already imported are skipped)."
+                )
+            )
