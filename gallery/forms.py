@@ -1,12 +1,15 @@
-"""Forms of the public site: "find photos like yours" (a visitor's photo, analysed, never kept)."""
+"""Forms of the public site: "find photos like yours" (a visitor's photo, analysed, never kept)
+and the embeddable widget's snippet generator."""
 
 from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.validators import URLValidator
 from PIL import Image
 
 from photos.imaging import FORMAT_NAMES, ImageRejected
+from photos.models import Photo
 from recommender.uploads import open_query_image
 
 
@@ -56,3 +59,93 @@ class FindSimilarForm(forms.Form):
                 code="unreadable",
             ) from exc
         return upload
+
+
+# --- The embeddable widget's snippet generator ---------------------------------------------------
+
+WIDGET_DEFAULT_COUNT = 6
+WIDGET_MAX_COUNT = 24
+WIDGET_DEFAULT_TITLE = "Similar style"
+WIDGET_PHOTO_CHOICES = 200  # the newest public photos offered in the select
+
+
+class WidgetSnippetForm(forms.Form):
+    """What the /widget/ page's generator asks (a GET form: the snippet is rendered by the
+    server, no script needed). `photo` is any public photo's id; the select offers the newest."""
+
+    photo = forms.IntegerField(
+        label="Photo",
+        min_value=1,
+        widget=forms.Select,
+        error_messages={
+            "required": "Choose a photo.",
+            "invalid": "A photo is chosen by its number (its id).",
+        },
+    )
+    count = forms.IntegerField(
+        label="Number of photos",
+        min_value=1,
+        max_value=WIDGET_MAX_COUNT,
+        initial=WIDGET_DEFAULT_COUNT,
+        help_text=f"1 to {WIDGET_MAX_COUNT}.",
+    )
+    link = forms.CharField(
+        label="Link pattern",
+        required=False,
+        max_length=500,
+        help_text=(
+            "Optional: where a photo links to, with {id} for its id, e.g. "
+            "https://your-site.example/photos/{id}. Empty: its page in this gallery."
+        ),
+        widget=forms.TextInput(attrs={"placeholder": "https://your-site.example/photos/{id}"}),
+    )
+    title = forms.CharField(
+        label="Heading",
+        required=False,
+        max_length=80,
+        initial=WIDGET_DEFAULT_TITLE,
+        help_text="Empty: no heading.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._public = Photo.objects.public().order_by("-created_at", "-id")
+        newest = list(self._public.only("id", "title", "original_filename")[:WIDGET_PHOTO_CHOICES])
+        chosen = self.data.get("photo") if self.is_bound else None
+        if chosen and str(chosen).isdigit() and all(str(p.pk) != chosen for p in newest):
+            extra = self._public.filter(pk=int(chosen)).first()
+            if extra is not None:
+                newest.insert(0, extra)
+        self.fields["photo"].widget.choices = [
+            (photo.pk, f"{photo.display_title} (#{photo.pk})") for photo in newest
+        ]
+        self.photo = None  # the chosen Photo after is_valid()
+
+    def clean_photo(self):
+        pk = self.cleaned_data["photo"]
+        self.photo = self._public.filter(pk=pk).first()
+        if self.photo is None:
+            raise forms.ValidationError(
+                f"There is no public photo number {pk}. Choose one of the gallery's photos.",
+                code="unknown",
+            )
+        return pk
+
+    def clean_link(self):
+        link = self.cleaned_data["link"].strip()
+        if not link:
+            return ""
+        if "{id}" not in link:
+            raise forms.ValidationError(
+                "Put {id} where the photo's id goes, e.g. https://your-site.example/photos/{id}.",
+                code="no_placeholder",
+            )
+        example = link.replace("{id}", "1")
+        if not example.startswith("/") or example.startswith("//"):
+            try:
+                URLValidator(schemes=["http", "https"])(example)
+            except forms.ValidationError as exc:
+                raise forms.ValidationError(
+                    "Give a full http(s) address, or a path starting with /.", code="bad_url"
+                ) from exc
+        return link

@@ -10,4 +10,5 @@ urlpatterns = [
     path("similar/", views.find_similar, name="find_similar"),
     path("albums/", views.albums_index, name="albums"),
     path("albums/<int:pk>/", views.album_detail, name="album"),
+    path("widget/", views.widget_page, name="widget"),
 ]

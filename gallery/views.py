@@ -1,4 +1,5 @@
-"""The public site: the gallery grid, the photo page and "find photos like yours".
+"""The public site: the gallery grid, the photo page, "find photos like yours" and the page that
+documents the embeddable widget.
 
 Views stay thin: queries live in `gallery.selectors`; what is computed here is only how a photo is
 presented (which rendition files go into `srcset`, how wide a tile is, how a recommendation's
@@ -13,13 +14,17 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.paginator import Page
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods, require_safe
 from PIL import Image
 
@@ -31,7 +36,7 @@ from recommender.models import Strategy
 from recommender.selectors import Recommendation
 
 from . import selectors
-from .forms import FindSimilarForm
+from .forms import WIDGET_DEFAULT_COUNT, WIDGET_DEFAULT_TITLE, FindSimilarForm, WidgetSnippetForm
 
 logger = logging.getLogger(__name__)
 
@@ -436,3 +441,99 @@ def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "canonical_url": request.build_absolute_uri(album.get_absolute_url()),
         },
     )
+
+
+# --- The embeddable widget -----------------------------------------------------------------------
+
+WIDGET_SCRIPT = "widget/stylefinder-widget.js"
+
+
+@dataclass(frozen=True)
+class WidgetOptions:
+    """One widget on a page: the photo and its data attributes."""
+
+    photo: Photo
+    count: int = WIDGET_DEFAULT_COUNT
+    link: str = ""
+    title: str = WIDGET_DEFAULT_TITLE
+
+    @property
+    def attributes(self) -> list[tuple[str, str]]:
+        """The div's data attributes; defaults are left out of the snippet."""
+        attrs = [("data-stylefinder-photo", str(self.photo.pk)), ("data-count", str(self.count))]
+        if self.link:
+            attrs.append(("data-link", self.link))
+        if self.title != WIDGET_DEFAULT_TITLE:
+            attrs.append(("data-title", self.title))
+        return attrs
+
+    def div(self) -> str:
+        """The element the widget fills (whatever it contains stays if the gallery is down)."""
+        return format_html("<div {}></div>", format_html_join(" ", '{}="{}"', self.attributes))
+
+
+def widget_snippet(script_url: str, options: WidgetOptions) -> str:
+    """The two tags a photographer pastes into their page."""
+    script = format_html('<script src="{}" defer></script>', script_url)
+    return f"{script}\n{options.div()}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _media_origin(request: HttpRequest) -> str:
+    """Where the widget's thumbnails come from (this site, or object storage / a CDN)."""
+    try:
+        url = default_storage.url("renditions/example.webp")
+    except Exception:  # a misconfigured store must not take the documentation down
+        logger.exception("No URL for media files")
+        return _origin(request.build_absolute_uri("/"))
+    return _origin(request.build_absolute_uri(url))
+
+
+def _api_url(request: HttpRequest, name: str) -> str:
+    try:
+        return request.build_absolute_uri(reverse(name))
+    except NoReverseMatch:
+        return ""
+
+
+@require_safe
+def widget_page(request: HttpRequest) -> HttpResponse:
+    """How to embed the gallery on another website: the two tags, their options, the settings
+    this site needs (CORS origins) and the other site's CSP; a live example; and a snippet
+    generator (a GET form rendered on the server: no inline script)."""
+    data = None
+    if request.GET:
+        data = request.GET.copy()
+        data.setdefault("count", str(WIDGET_DEFAULT_COUNT))
+        if "title" not in request.GET:  # from "Embed this": the default heading
+            data["title"] = WIDGET_DEFAULT_TITLE
+    form = WidgetSnippetForm(data)
+    status = 200
+    chosen = None
+    if form.is_bound:
+        if form.is_valid():
+            clean = form.cleaned_data
+            chosen = WidgetOptions(form.photo, clean["count"], clean["link"], clean["title"])
+        else:
+            status = 400
+    newest = selectors.public_photos().first()
+    example = chosen or (WidgetOptions(newest) if newest is not None else None)
+    script_url = request.build_absolute_uri(static(WIDGET_SCRIPT))
+    site_origin = _origin(request.build_absolute_uri("/"))
+    context = {
+        "form": form,
+        "chosen": chosen,
+        "example": example,
+        "snippet": widget_snippet(script_url, example) if example and not form.errors else "",
+        "script_url": script_url,
+        "site_origin": site_origin,
+        "media_origin": _media_origin(request),
+        "api_root": _api_url(request, "api:widget").removesuffix("widget/"),
+        "widget_origins": settings.STYLEFINDER_WIDGET_ORIGINS,
+        "is_staff": _is_staff(request),
+    }
+    return render(request, "gallery/widget.html", context, status=status)

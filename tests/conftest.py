@@ -26,6 +26,16 @@ def style_features_only(settings):
     space_cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters, locks and debounce state live in the cache: every test starts empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def ingest(db, django_capture_on_commit_callbacks):
     """Ingest a file and run the after-commit processing, as a real request would."""

@@ -1,20 +1,36 @@
-"""POST /api/events/: impressions, clicks and time on page from the visitor's browser."""
+"""POST /api/events/: impressions, clicks and time on page from the visitor's browser.
+
+The site's own pages identify the visitor by the `sf_vid`/`sf_visit` cookies. The embeddable
+widget runs on other sites, where this site's cookies are not sent: it keeps ids of its own and
+sends them as `visitor` and `visit`, which then replace the cookies' ids. Forging is no easier:
+an impression token is bound to the visitor id it was made for. The widget posts `text/plain`
+bodies holding JSON (a CORS "simple request": no preflight, and fine for `sendBeacon`).
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from ..events import EventRejected, is_bot, record_click, record_impression, record_page_time
-from ..experiments import assignment_for
+from ..experiments import VISITOR_COOKIE, assign, assignment_for, valid_id
+from .schema import AutoSchema
+
+HEX_ID = r"^[0-9a-f]{32}$"
 
 
 class VisitorRateThrottle(SimpleRateThrottle):
-    """Per visitor cookie (per address without one): a page sends a handful of events."""
+    """Per visitor cookie, per address without one: a page sends a handful of events.
+
+    A request without the cookie (the widget on another site, or a client that drops cookies)
+    counts against its address: a made-up id per request must not mean no limit at all.
+    """
 
     scope = "events"
 
@@ -22,8 +38,15 @@ class VisitorRateThrottle(SimpleRateThrottle):
         return settings.STYLEFINDER_EVENTS_RATE
 
     def get_cache_key(self, request, view) -> str:
-        ident = getattr(request, "visitor_id", None) or self.get_ident(request)
+        cookie = request.COOKIES.get(VISITOR_COOKIE)
+        ident = cookie if valid_id(cookie) else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class PlainTextJSONParser(JSONParser):
+    """JSON sent as `text/plain`: what the widget's cross-origin beacons use (no preflight)."""
+
+    media_type = "text/plain"
 
 
 class EventSerializer(serializers.Serializer):
@@ -34,6 +57,16 @@ class EventSerializer(serializers.Serializer):
     page_view = serializers.UUIDField(required=False)
     path = serializers.CharField(required=False, max_length=300, default="")
     seconds = serializers.FloatField(required=False, min_value=0)
+    visitor = serializers.RegexField(
+        HEX_ID,
+        required=False,
+        help_text="The widget's own visitor id; replaces the sf_vid cookie's (other sites).",
+    )
+    visit = serializers.RegexField(
+        HEX_ID,
+        required=False,
+        help_text="The widget's own visit id; replaces the sf_visit cookie's (other sites).",
+    )
 
     def validate(self, data):
         needs = {
@@ -55,15 +88,34 @@ class EventsView(APIView):
     authentication_classes: list = []  # cookies identify visitors; no session, no CSRF
     permission_classes: list = []
     throttle_classes = [VisitorRateThrottle]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JSONParser, PlainTextJSONParser, FormParser]
+    schema = AutoSchema()  # documents the API's error responses (400, 415, 429)
 
+    @extend_schema(
+        summary="Record an analytics event",
+        description=(
+            "An impression (`token`), a click (`token`, `photo`, `position`) or time on page "
+            "(`page_view`, `path`, `seconds`). Visitors are identified by the site's cookies, "
+            "or by `visitor`/`visit` (the embeddable widget). The body may be JSON sent as "
+            "`text/plain` (cross-origin beacons). Requests from bots are ignored (also 204)."
+        ),
+        # Also accepted, undocumented here: the same JSON as text/plain (from other sites).
+        request={
+            "application/json": EventSerializer,
+            "application/x-www-form-urlencoded": EventSerializer,
+        },
+        responses={204: OpenApiResponse(description="Recorded (or ignored: a bot).")},
+    )
     def post(self, request):
         if is_bot(request.META.get("HTTP_USER_AGENT", "")):
             return Response(status=status.HTTP_204_NO_CONTENT)
         event = EventSerializer(data=request.data)
         event.is_valid(raise_exception=True)
         data = event.validated_data
-        visitor, visit = request.visitor_id, request.visit_id
+        # The widget's own ids (from another site) replace the cookies' ids.
+        explicit = bool(data.get("visitor"))
+        visitor = data.get("visitor") or request.visitor_id
+        visit = data.get("visit") or request.visit_id
         try:
             if data["type"] == "impression":
                 record_impression(data["token"], visitor, visit)
@@ -76,8 +128,8 @@ class EventsView(APIView):
                     str(data["page_view"]),
                     data["path"],
                     data["seconds"],
-                    assignment_for(request),
+                    assign(visitor) if explicit else assignment_for(request),
                 )
-        except EventRejected as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        except EventRejected as exc:  # a 400 in the API's error shape; `detail` is the message
+            raise ValidationError(str(exc)) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)

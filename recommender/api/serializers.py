@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from photos.models import Photo
 
@@ -57,7 +58,15 @@ class PhotoSerializer(serializers.ModelSerializer):
 
 
 class SimilarQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(min_value=1, default=10)
+    k = serializers.IntegerField(
+        min_value=1,
+        default=10,
+        help_text="How many photos (at most STYLEFINDER_MAX_SIMILAR, 50 by default).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["k"].max_value = settings.STYLEFINDER_MAX_SIMILAR  # for the schema
 
     def validate_k(self, value: int) -> int:
         limit = settings.STYLEFINDER_MAX_SIMILAR
@@ -67,7 +76,51 @@ class SimilarQuerySerializer(serializers.Serializer):
 
 
 class SimilarUploadSerializer(SimilarQuerySerializer):
-    image = serializers.FileField(allow_empty_file=True)
+    image = serializers.FileField(
+        allow_empty_file=True,  # "The file is empty." comes from the image checks
+        help_text="A JPEG, PNG, WebP or TIFF image; analysed, never stored.",
+    )
+
+
+class FormTextField(serializers.CharField):
+    """Text from a form: its length is checked as sent, then NUL characters (which no database
+    column stores) are dropped and surrounding whitespace trimmed."""
+
+    def run_validation(self, data=empty):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        if isinstance(data, str):
+            data = data.replace("\x00", "")
+        return super().run_validation(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false` (a JSON boolean, or the word in a form); "1", "on", "yes" are refused
+    rather than guessed at, as the schema says."""
+
+    def to_internal_value(self, data):
+        if data is True or data == "true":
+            return True
+        if data is False or data == "false":
+            return False
+        self.fail("invalid", input=data)
+
+
+class PhotoUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(
+        allow_empty_file=True,  # "The file is empty." comes from the image checks
+        help_text="The original: JPEG, PNG, WebP or TIFF, within the size and pixel limits.",
+    )
+    title = FormTextField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Blank or left out: made from the file name.",
+    )
+    description = FormTextField(required=False, allow_blank=True, default="")
+    published = StrictBooleanField(
+        default=True, help_text="Shown to visitors once processed (default true)."
+    )
 
 
 class RecommendationSerializer(serializers.Serializer):

@@ -1,27 +1,43 @@
-"""Thin API views: validate, call a strategy, serialise."""
+"""Thin API views: validate, call a service or a strategy, serialise."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from rest_framework import status, viewsets
+import os
+
+from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.generics import get_object_or_404  # a malformed id is a 404 too
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from photos.imaging import ImageRejected
 from photos.models import Photo
+from photos.services import DuplicatePhoto, IngestError, PhotoRejected, ingest_photo
 
 from ..albums import with_album
 from ..experiments import assignment_for
 from ..strategies import recommend_for_image, recommend_for_photo
 from ..uploads import open_query_image
+from .base import ApiViewMixin
+from .errors import Conflict, DuplicateErrorSerializer, ErrorSerializer, ServiceUnavailable
+from .filters import PHOTO_FILTER_PARAMETERS, filter_photos, plain
 from .serializers import (
     PhotoSerializer,
+    PhotoUploadSerializer,
     SimilarQuerySerializer,
     SimilarResponseSerializer,
     SimilarUploadSerializer,
 )
+from .throttling import DEFAULT_THROTTLES, SimilarUploadThrottle
 
 
 def visible_photos(request):
@@ -37,40 +53,126 @@ def similar_response(request, photo_id, variant, results) -> Response:
     return Response(SimilarResponseSerializer(payload, context={"request": request}).data)
 
 
-class PhotoViewSet(viewsets.ReadOnlyModelViewSet):
-    """Photos in the library. Visitors see the public gallery; staff see every photo."""
+@extend_schema_view(
+    list=extend_schema(
+        summary="Photos, newest first (filter by album, status, words)",
+        parameters=PHOTO_FILTER_PARAMETERS,
+    ),
+    retrieve=extend_schema(summary="One photo"),
+)
+class PhotoViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Photos in the library. Visitors see the public gallery (published, processed photos);
+    staff see every photo, and may upload."""
 
     serializer_class = PhotoSerializer
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [MultiPartParser]  # only the upload has a body: a file
 
     def get_queryset(self):
-        return visible_photos(self.request)
+        photos = visible_photos(self.request)
+        if self.action == "list":
+            photos = filter_photos(photos, self.request.query_params)
+        return photos
 
-    @action(detail=True, methods=["get"])
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsAdminUser()]
+        return [AllowAny()]
+
+    @extend_schema(
+        summary="Upload a photo (staff)",
+        request=PhotoUploadSerializer,
+        responses={
+            201: PhotoSerializer,
+            409: OpenApiResponse(
+                DuplicateErrorSerializer,
+                description="The same image is already in the library (`existing` is its id).",
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="The media storage could not take the file; nothing was stored.",
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
+                description="The new photo in the API.",
+            )
+        ],
+    )
+    def create(self, request):
+        """Add a photo to the library, exactly as an upload in the admin does.
+
+        The image is validated (format, size, pixels) and stored with status `pending`; it is
+        processed (renditions, style features, albums) right after, and becomes visible to
+        visitors once `ready` (if published). Authenticate with `Authorization: Token KEY`.
+        """
+        form = PhotoUploadSerializer(data=plain(request.data))
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        upload = data["image"]
+        name = os.path.basename(upload.name or "photo")
+        try:
+            photo = ingest_photo(
+                upload,
+                original_filename=name,
+                title=data.get("title") or None,
+                description=data.get("description", ""),
+                published=data["published"],
+            )
+        except PhotoRejected as exc:
+            message = str(exc).removeprefix(f"{name}: ")
+            raise serializers.ValidationError({"image": [message]}) from exc
+        except DuplicatePhoto as exc:
+            raise Conflict(str(exc), code="duplicate", existing=exc.existing.pk) from exc
+        except IngestError as exc:  # the media storage could not take it: try again later
+            raise ServiceUnavailable(str(exc), code="storage_unavailable") from exc
+        photo = visible_photos(request).get(pk=photo.pk)  # as processed so far, with its album
+        body = self.get_serializer(photo).data
+        location = request.build_absolute_uri(reverse("api:photo-detail", args=[photo.pk]))
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(
+        summary="Photos of a similar style",
+        parameters=[SimilarQuerySerializer],
+        responses=SimilarResponseSerializer,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request, pk=None):
-        """The photos most similar in style to this one (`?k=`, default 10)."""
+        """The photos most similar in style to this one (`?k=`, default 10), best first, as the
+        visitor's A/B variant chooses them (`variant`)."""
         photo = get_object_or_404(visible_photos(request), pk=pk)
-        query = SimilarQuerySerializer(data=request.query_params)
+        query = SimilarQuerySerializer(data=plain(request.query_params))
         query.is_valid(raise_exception=True)
         assignment = assignment_for(request)
         results = recommend_for_photo(photo, assignment.strategy, query.validated_data["k"])
         return similar_response(request, photo.pk, assignment.variant, results)
 
 
-class SimilarToUploadView(APIView):
+class SimilarToUploadView(ApiViewMixin, APIView):
     """POST an image (multipart `image`, optional `k`): the gallery's photos most like it.
 
     The image is analysed in memory and discarded; it is never added to the gallery.
     """
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: multipart/form-data only
+    throttle_classes = [*DEFAULT_THROTTLES, SimilarUploadThrottle]
 
+    @extend_schema(
+        summary="Photos of a similar style to an uploaded image",
+        request=SimilarUploadSerializer,
+        responses=SimilarResponseSerializer,
+    )
     def post(self, request):
-        form = SimilarUploadSerializer(data=request.data)
+        form = SimilarUploadSerializer(data=plain(request.data))
         form.is_valid(raise_exception=True)
         try:
             image = open_query_image(form.validated_data["image"])
         except ImageRejected as exc:
-            return Response({"image": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError({"image": [str(exc)]}) from exc
         assignment = assignment_for(request)
         results = recommend_for_image(image, assignment.strategy, form.validated_data["k"])
         return similar_response(request, None, assignment.variant, results)

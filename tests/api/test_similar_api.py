@@ -67,7 +67,10 @@ def test_default_k_is_ten_and_capped_by_the_gallery(client, gallery):
 def test_bad_k_is_a_clear_400(client, gallery, k):
     response = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/?k={k}")
     assert response.status_code == 400
-    assert "k" in response.json()
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert list(body["errors"]) == ["k"]
+    assert body["detail"] == f"k: {body['errors']['k'][0]}"
 
 
 def test_similar_for_a_missing_or_hidden_photo_is_404(client, gallery):
@@ -115,14 +118,23 @@ def test_bad_uploads_are_a_clear_400(client, gallery, data, message):
     upload.name = "query.jpg"
     response = client.post("/api/similar/", {"image": upload})
     assert response.status_code == 400
-    assert message in response.json()["image"][0]
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert message in body["errors"]["image"][0]
+    assert body["detail"].startswith("image: ") and message in body["detail"]
     assert Photo.objects.count() == 10
+
+
+def test_an_empty_k_in_the_form_is_a_400_not_the_default(client, gallery):
+    response = client.post("/api/similar/", {"image": jpeg_upload(scene(2, "warm")), "k": ""})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"k": ["A valid integer is required."]}
 
 
 def test_missing_image_field_is_a_clear_400(client, gallery):
     response = client.post("/api/similar/", {"k": 3})
     assert response.status_code == 400
-    assert "image" in response.json()
+    assert response.json()["errors"] == {"image": ["No file was submitted."]}
 
 
 def test_upload_on_an_empty_gallery_returns_no_results(client, db):
@@ -136,7 +148,7 @@ def test_query_uploads_have_their_own_pixel_ceiling(client, gallery, settings):
     big = jpeg_upload(scene(3, "warm").resize((150, 100)))
     response = client.post("/api/similar/", {"image": big})
     assert response.status_code == 400
-    assert "megapixels" in response.json()["image"][0]
+    assert "megapixels" in response.json()["errors"]["image"][0]
     # The photographer's own ingest limit is unaffected.
     from photos.services import ingest_photo
 

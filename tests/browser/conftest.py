@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -84,7 +85,10 @@ class PageProblems:
         assert not self.failed_requests, self.failed_requests
 
 
-def _new_page(browser, live_server, **context_options):
+def _new_page(browser, live_server, also_allow: Iterable[str] = (), **context_options):
+    """A page in a fresh context. Requests may go to the live server and to the hosts
+    (`host:port`) in `also_allow` (e.g. another site that embeds the widget); any other request
+    is recorded in `page.problems` and refused."""
     problems = PageProblems()
     context = browser.new_context(
         viewport={"width": 1280, "height": 900},
@@ -94,11 +98,11 @@ def _new_page(browser, live_server, **context_options):
     )
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
-    server = urlsplit(live_server.url).netloc
+    allowed = {urlsplit(live_server.url).netloc, *also_allow}
 
     def only_this_site(route):
         url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == server:
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc in allowed:
             route.continue_()
         else:
             # The site must never reach out (no CDNs, fonts or trackers): record and refuse.
@@ -176,3 +180,47 @@ def one_request_at_a_time(live_server) -> Iterator[None]:
     finally:
         with lock:
             state["open"] = False
+
+
+# --- Shared by the A/B and widget tests ---------------------------------------------------------
+
+POLL_SECONDS = 5.0
+
+
+def ready_photos(count: int, *, prefix: str, size: tuple[int, int], seed: int, title: str):
+    """`count` public, READY photos (outside a transaction, processing runs at once)."""
+    from photos.models import Photo
+    from photos.services import ingest_photo
+    from tests.factories import image_file
+
+    created = []
+    for i in range(count):
+        photo = ingest_photo(
+            image_file(f"{prefix}-{i}.jpg", size=size, seed=seed + i), title=f"{title} {i + 1}"
+        )
+        photo.refresh_from_db()
+        assert photo.status == Photo.Status.READY, photo.error
+        created.append(photo)
+    return created
+
+
+def two_variant_experiment(name: str):
+    """A running experiment: half the visitors get `style_knn` ("knn"), half `random` ("rnd")."""
+    from recommender.models import Experiment, Variant
+
+    experiment = Experiment.objects.create(name=name, is_active=True)
+    Variant.objects.create(experiment=experiment, name="knn", strategy="style_knn", weight=1)
+    Variant.objects.create(experiment=experiment, name="rnd", strategy="random", weight=1)
+    return experiment
+
+
+def eventually(page, check: Callable[[], object], what: str, timeout: float = POLL_SECONDS):
+    """Poll the database (the browser reports asynchronously) until `check()` is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        page.wait_for_timeout(100)  # lets Playwright deliver the page's events meanwhile

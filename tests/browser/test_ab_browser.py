@@ -4,54 +4,26 @@ and the time a page was visible is recorded when it is hidden or left."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from photos.models import Photo
-from photos.services import ingest_photo
 from recommender import experiments
-from recommender.models import Click, Experiment, Impression, PageTime, Variant
-from tests.factories import image_file
+from recommender.models import Click, Experiment, Impression, PageTime
+from tests.browser.conftest import eventually, ready_photos, two_variant_experiment
 
 pytestmark = pytest.mark.browser
 
 PHOTOS = 6
-POLL_SECONDS = 5.0
 
 
 @pytest.fixture
 def photos(transactional_db) -> list[Photo]:
-    """Public, READY photos (outside a transaction processing runs at once)."""
-    created = []
-    for i in range(PHOTOS):
-        file = image_file(f"ab-{i}.jpg", size=(900, 600), seed=100 + i)
-        photo = ingest_photo(file, title=f"Study {i + 1}")
-        photo.refresh_from_db()
-        assert photo.status == Photo.Status.READY, photo.error
-        created.append(photo)
-    return created
+    return ready_photos(PHOTOS, prefix="ab", size=(900, 600), seed=100, title="Study")
 
 
 @pytest.fixture
 def experiment(transactional_db) -> Experiment:
-    experiment = Experiment.objects.create(name="Strip", is_active=True)
-    Variant.objects.create(experiment=experiment, name="knn", strategy="style_knn", weight=1)
-    Variant.objects.create(experiment=experiment, name="rnd", strategy="random", weight=1)
-    return experiment
-
-
-def eventually(page, check: Callable[[], object], what: str, timeout: float = POLL_SECONDS):
-    """Poll the database (the browser reports asynchronously) until `check()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        page.wait_for_timeout(100)  # lets Playwright deliver the page's events meanwhile
+    return two_variant_experiment("Strip")
 
 
 def record_events(page) -> list[dict]:

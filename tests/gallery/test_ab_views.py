@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from scipy.stats import chisquare
@@ -89,14 +88,6 @@ def visit_photo(client: Client, photo: Photo) -> tuple[str, dict[str, str | None
 
 def post_event(client: Client, headers: dict | None = None, **event):
     return client.post(EVENTS, event, content_type="application/json", headers=headers)
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """The events throttle counts in the cache; every test starts from zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

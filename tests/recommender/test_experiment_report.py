@@ -328,7 +328,7 @@ def test_api_gives_staff_the_report(experiment, staff_api):
 
 def test_api_refuses_visitors(experiment):
     url = reverse("api:metrics")
-    assert APIClient().get(url).status_code == 403
+    assert APIClient().get(url).status_code == 401  # not signed in: asked for a token
     user = get_user_model().objects.create_user("visitor", password="pw")
     client = APIClient()
     client.force_authenticate(user)

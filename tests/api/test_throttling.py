@@ -1,0 +1,88 @@
+"""Rate limits: "anon"/"user" on every endpoint, "similar_upload" on POST /api/similar/."""
+
+import pytest
+
+from tests.api.test_similar_api import jpeg_upload, scene
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                **rates,
+            },
+        }
+
+    return set_rates
+
+
+def upload(client, **extra):
+    return client.post("/api/similar/", {"image": jpeg_upload(scene(1, "noir"))}, **extra)
+
+
+def test_anonymous_similar_uploads_are_limited_per_address(client, db, rates):
+    rates(similar_upload="3/min")
+    assert [upload(client).status_code for _ in range(3)] == [200, 200, 200]
+    response = upload(client)
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    body = response.json()
+    assert body["code"] == "throttled"
+    assert body["detail"].startswith("Request was throttled. Expected available in")
+    # Another address has its own allowance; reading the API is not affected.
+    assert upload(client, REMOTE_ADDR="10.0.0.2").status_code == 200
+    assert client.get("/api/photos/").status_code == 200
+
+
+def test_signed_in_non_staff_are_limited_per_account(member_api, rates):
+    rates(similar_upload="1/min")
+    assert upload(member_api).status_code == 200
+    assert upload(member_api).status_code == 429
+    assert upload(member_api, REMOTE_ADDR="10.0.0.3").status_code == 429  # same account
+
+
+def test_staff_are_not_limited_on_similar_uploads(staff_api, rates):
+    rates(similar_upload="1/min")
+    assert [upload(staff_api).status_code for _ in range(4)] == [200] * 4
+
+
+def test_reading_is_limited_per_address_for_visitors(client, db, rates):
+    rates(anon="3/min")
+    statuses = [client.get("/api/albums/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get("/api/albums/", REMOTE_ADDR="10.0.0.4").status_code == 200
+
+
+def test_reading_is_limited_per_account_for_signed_in_users(staff_api, rates):
+    rates(anon="1/min", user="2/min")
+    statuses = [staff_api.get("/api/photos/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_upload_limit_does_not_count_requests_refused_earlier(client, db, rates):
+    """A request refused before the rate limits (bad credentials) does not use the allowance."""
+    rates(similar_upload="1/min")
+    bad = upload(client, HTTP_AUTHORIZATION="Token nope")
+    assert bad.status_code == 401
+    assert upload(client).status_code == 200
+
+
+def test_a_cache_outage_lets_requests_through(client, db, rates, monkeypatch, caplog):
+    """The counters live in the cache; with Redis down the API keeps answering."""
+
+    class DownCache:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("Error 111 connecting to redis")
+
+        set = get
+
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates(anon="1/min", similar_upload="1/min")
+    monkeypatch.setattr(SimpleRateThrottle, "cache", DownCache())
+    assert [client.get("/api/photos/").status_code for _ in range(3)] == [200] * 3
+    assert [upload(client).status_code for _ in range(2)] == [200] * 2
+    assert "cache unavailable" in caplog.text
