@@ -15,8 +15,10 @@ SHARED_CNN := $(wildcard $(abspath ../shared/models/efficientnet_lite0_imagenet.
 # starts PostgreSQL and Redis when they are down).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stylefinder
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The unit and browser suite a second time, on PostgreSQL (pytest-django makes test_<name>).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/stylefinder_unit
 
-.PHONY: demo serve test test-unit test-integration lint format install install-dev \
+.PHONY: demo serve test test-unit test-postgres test-integration lint format install install-dev \
 	system-deps services clean
 
 $(PY):
@@ -57,10 +59,13 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install-dev system-deps services lint test-unit test-integration
+test: install-dev system-deps services lint test-unit test-postgres test-integration
 
 test-unit: install-dev
 	$(PY) -m pytest --ignore=tests/integration
+
+test-postgres: install-dev services
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest --ignore=tests/integration
 
 test-integration: install-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
@@ -68,4 +73,4 @@ test-integration: install-dev services
 	$(PY) -m pytest tests/integration
 
 clean:
-	rm -rf $(STAMPS) test-output .pytest_cache .ruff_cache
+	rm -rf $(STAMPS) test-output .pytest_cache .ruff_cache .hypothesis

@@ -67,7 +67,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "corsheaders",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
     "photos",
     "recommender",
     "gallery",
@@ -75,7 +79,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app server (compressed, cached forever when hashed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware, so that redirects and errors carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -119,7 +127,9 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, except that an unreachable Redis is a miss, not a 500: the
+            # site keeps serving while Redis is down (config/cache.py).
+            "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("STYLEFINDER_CACHE_PREFIX", "stylefinder"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
@@ -152,16 +162,75 @@ STYLEFINDER_RECLUSTER_DELAY = env_int("STYLEFINDER_RECLUSTER_DELAY", 10)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed, compressed file names need `collectstatic` first, so only production uses them; the
+# embedded default and the tests serve the files as they are.
+STYLEFINDER_STATIC_MANIFEST = env_bool("STYLEFINDER_STATIC_MANIFEST", not DEBUG)
+STATICFILES_BACKEND = (
+    "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    if STYLEFINDER_STATIC_MANIFEST
+    else "django.contrib.staticfiles.storage.StaticFilesStorage"
+)
+# Without collectstatic's output (embedded default, tests) WhiteNoise serves the source folders.
+WHITENOISE_USE_FINDERS = not STYLEFINDER_STATIC_MANIFEST
+# The widget script is loaded by other sites under its plain name: it must stay fresh.
+WHITENOISE_MAX_AGE = env_int("STYLEFINDER_STATIC_MAX_AGE", 0 if DEBUG else 3600)
 
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+
+# Media (originals and renditions): local disk by default, or any S3-compatible store
+# (AWS S3, MinIO, ...) through django-storages.
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local").strip().lower()
+if STORAGE_BACKEND == "local":
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif STORAGE_BACKEND == "s3":
+    from botocore.config import Config as BotoConfig
+
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_CUSTOM_DOMAIN = env_str("AWS_S3_CUSTOM_DOMAIN") or None
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            # Empty = AWS itself; set for MinIO and other S3-compatible stores.
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            # Empty keys = boto3's own chain (instance role, ~/.aws, AWS_* variables).
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "location": env_str("AWS_LOCATION", "media"),
+            # A CDN or public domain in front of the bucket serves plain URLs; without one the
+            # bucket stays private and every URL is signed for AWS_QUERYSTRING_EXPIRE seconds.
+            "custom_domain": AWS_S3_CUSTOM_DOMAIN,
+            "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", AWS_S3_CUSTOM_DOMAIN is None),
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": False,  # names are random anyway; never replace an original
+            "object_parameters": {"CacheControl": "max-age=31536000, immutable"},
+            # A dead store must fail a request in seconds, not hang it.
+            "client_config": BotoConfig(
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT", 30),
+                retries={"max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3), "mode": "standard"},
+                signature_version="s3v4",
+                s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or "auto"},
+            ),
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'local' or 's3', not {STORAGE_BACKEND!r}")
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "default": MEDIA_STORAGE,
+    "staticfiles": {"BACKEND": STATICFILES_BACKEND},
 }
 # Local media are served by Django itself (embedded default); a production deployment puts them
 # behind a web server or object storage and turns this off.
-STYLEFINDER_SERVE_MEDIA = env_bool("STYLEFINDER_SERVE_MEDIA", True)
+STYLEFINDER_SERVE_MEDIA = env_bool("STYLEFINDER_SERVE_MEDIA", STORAGE_BACKEND == "local")
 
 # Uploads larger than this stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -209,14 +278,58 @@ USE_I18N = True
 USE_TZ = True
 
 # --- REST framework ---------------------------------------------------------------------------
+NUM_PROXIES = env_int("STYLEFINDER_NUM_PROXIES", 0) if env_str("STYLEFINDER_NUM_PROXIES") else None
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "recommender.api.pagination.PhotoPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Staff scripts: `Authorization: Token <key>` (keys made in the admin or with
+        # `manage.py drf_create_token USER`).
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # drf-spectacular's, plus the API's error responses on every operation.
+    "DEFAULT_SCHEMA_CLASS": "recommender.api.schema.AutoSchema",
+    # Proxies in front of the site: rate limits then key on the client's own address from
+    # X-Forwarded-For instead of the whole header. Empty = not set (DRF's default).
+    "NUM_PROXIES": NUM_PROXIES,
+    "EXCEPTION_HANDLER": "recommender.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        # Reading: generous; per client address.
+        "anon": env_str("STYLEFINDER_API_ANON_RATE", "600/min"),
+        "user": env_str("STYLEFINDER_API_USER_RATE", "3000/min"),
+        # Image analysis is the expensive call: anonymous "find similar" uploads.
+        "similar_upload": env_str("STYLEFINDER_SIMILAR_UPLOAD_RATE", "20/min"),
+    },
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stylefinder API",
+    "DESCRIPTION": (
+        "Photos, style recommendations, albums and A/B analytics of a Stylefinder gallery."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The interactive docs (/api/docs/) load their assets from this site.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "persistAuthorization": True,
+        "validatorUrl": None,
+    },
+}
+
+# --- Widget on other websites -----------------------------------------------------------------
+# Origins (scheme://host[:port]) whose pages may embed the widget and call the API from the
+# browser. Empty = the API answers no cross-origin browser requests.
+STYLEFINDER_WIDGET_ORIGINS = env_list("STYLEFINDER_WIDGET_ORIGINS", [])
+CORS_ALLOWED_ORIGINS = STYLEFINDER_WIDGET_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # the widget identifies visitors itself; no cookies cross sites
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Security (production: DJANGO_DEBUG=0) -----------------------------------------------------
 if not DEBUG:
@@ -227,6 +340,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Load balancers often check over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

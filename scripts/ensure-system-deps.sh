@@ -2,6 +2,7 @@
 # Installs what the project needs from Debian's packages when it is missing.
 #   browser  Chromium for the Playwright browser tests (/usr/bin/chromium)
 #   venv     python3-venv, for distributions that split it out
+#   bench    wrk, the HTTP load generator of benchmarks/load.py
 set -euo pipefail
 
 SUDO=""
@@ -28,6 +29,11 @@ for what in "${@:-browser}"; do
       ;;
     venv)
       apt_install python3-venv
+      ;;
+    bench)
+      if ! command -v wrk >/dev/null 2>&1; then
+        apt_install wrk
+      fi
       ;;
     *)
       echo "ensure-system-deps: unknown item '$what'" >&2

@@ -7,6 +7,7 @@ elsewhere these tests are skipped when the services are not configured.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,7 +87,14 @@ def worker_database_url() -> str:
 class Worker:
     """A `celery worker` subprocess sharing this test's database, broker and media."""
 
-    def __init__(self, media: Path, log: Path, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        media: Path,
+        log: Path,
+        extra_env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ):
+        """`command` replaces the default command line (e.g. docker-compose.yml's worker)."""
         env = {
             **os.environ,
             "DATABASE_URL": worker_database_url(),
@@ -98,7 +106,8 @@ class Worker:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [
+            command
+            or [
                 sys.executable,
                 "-m",
                 "celery",
@@ -173,3 +182,74 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, worker
         time.sleep(0.25)
     log = worker.log() if worker else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A private `redis-server` on a free port, for tests that stop and start Redis.
+
+    The shared Redis on 6379 is never touched: other test runs and engineers use it.
+    """
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        import redis
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        wait_for(lambda: _answers(client), timeout=20, what=f"redis-server on {self.port}")
+
+    def stop(self) -> None:
+        """Shut down without saving (what a crash or `redis-cli shutdown nosave` does)."""
+        import redis
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        # Shutting down closes the connection under the command.
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis(port=self.port, socket_connect_timeout=1).shutdown(nosave=True)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _answers(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[RedisServer]:
+    """A started private Redis, stopped after the test."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
