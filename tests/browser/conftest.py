@@ -147,6 +147,11 @@ def dark_page(browser, live_server) -> Iterator:
         context.close()
 
 
+# Requests of the live server and the test's own database polls (`eventually`) take turns on
+# the one shared SQLite connection.
+DATABASE_TURN = threading.Lock()
+
+
 @pytest.fixture(autouse=True)
 def one_request_at_a_time(live_server) -> Iterator[None]:
     """Serialise the live server's requests while a test runs, and shut the door after it.
@@ -164,7 +169,7 @@ def one_request_at_a_time(live_server) -> Iterator[None]:
     if not hasattr(server, "stylefinder_app"):
         server.stylefinder_app = server.get_app()
     app = server.stylefinder_app
-    lock = threading.Lock()
+    lock = DATABASE_TURN
     state = {"open": True}
 
     def take_turns(environ, start_response):
@@ -218,7 +223,8 @@ def eventually(page, check: Callable[[], object], what: str, timeout: float = PO
     """Poll the database (the browser reports asynchronously) until `check()` is truthy."""
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        with DATABASE_TURN:
+            value = check()
         if value:
             return value
         if time.monotonic() > deadline:

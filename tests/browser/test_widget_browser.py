@@ -270,8 +270,11 @@ def test_widget_on_another_origin_under_a_strict_csp(
     chosen = int(second.first.get_attribute("data-photo"))
     second.first.click()
     page.wait_for_url(f"{gallery}/photos/{chosen}/")
-    eventually(page, lambda: Click.objects.count() == 2, "a second Click row")
-    latest = Click.objects.order_by("-created_at", "-id").first()
+    latest = eventually(
+        page,
+        lambda: Click.objects.count() == 2 and Click.objects.order_by("-created_at", "-id").first(),
+        "a second Click row",
+    )
     assert (latest.target_id, latest.position, latest.variant) == (chosen, 1, variant)
     assert latest.visitor_id == visitor
     page.problems.assert_none()
