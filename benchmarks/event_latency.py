@@ -94,9 +94,9 @@ def synthetic_jpeg(seed: int, size: tuple[int, int] = (480, 320)) -> io.BytesIO:
 def build_site(n_photos: int) -> list[int]:
     from django.core.management import call_command
 
+    from experiments.models import Experiment, Variant
     from photos.models import Photo
     from photos.services import ingest_photo
-    from recommender.models import Experiment, Variant
     from recommender.services import rebuild_index
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -11,7 +11,7 @@
     and 100k photos, on synthetic vectors shaped like the real ones (78-d style; a CNN block of the
     real dim, reduced by PCA to 32), resampled from the real photos' features plus noise;
 (d) latency of a visitor's upload against 10k and 100k photos, p50/p95 over at least 50 queries:
-    end-to-end (validate + decode as `recommender.uploads.open_query_image` does, the downscale of
+    end-to-end (validate + decode as `photos.uploads.open_query_image` does, the downscale of
     `selectors.similar_to_image`, style + CNN extraction, `embed`, `search` k=10) and the search
     alone (`embed` + `search` on precomputed raw features);
 (e) re-cluster with auto-k (k 2-60): `recommender.clustering.cluster` on the spaces built in (c)
@@ -195,7 +195,7 @@ def measure_rebuild(n: int, real: dict[str, np.ndarray | None], dims: dict[str, 
 def end_to_end_query(space, extractors: list, data: bytes) -> dict[str, float]:
     """One upload through the site's query path; returns seconds per step."""
     from photos.imaging import open_query_image
-    from recommender.uploads import QUERY_SIDE
+    from photos.uploads import QUERY_SIDE
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()

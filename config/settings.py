@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
     "photos",
     "recommender",
+    "experiments",
+    "api",
     "gallery",
 ]
 
@@ -89,7 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "recommender.experiments.VisitorMiddleware",
+    "experiments.middleware.VisitorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -280,7 +282,7 @@ USE_TZ = True
 # --- REST framework ---------------------------------------------------------------------------
 NUM_PROXIES = env_int("STYLEFINDER_NUM_PROXIES", 0) if env_str("STYLEFINDER_NUM_PROXIES") else None
 REST_FRAMEWORK = {
-    "DEFAULT_PAGINATION_CLASS": "recommender.api.pagination.PhotoPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PhotoPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -290,11 +292,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     # drf-spectacular's, plus the API's error responses on every operation.
-    "DEFAULT_SCHEMA_CLASS": "recommender.api.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     # Proxies in front of the site: rate limits then key on the client's own address from
     # X-Forwarded-For instead of the whole header. Empty = not set (DRF's default).
     "NUM_PROXIES": NUM_PROXIES,
-    "EXCEPTION_HANDLER": "recommender.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Reading: generous; per client address.
         "anon": env_str("STYLEFINDER_API_ANON_RATE", "600/min"),

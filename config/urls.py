@@ -10,7 +10,7 @@ from config import health
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/", include("recommender.api.urls")),
+    path("api/", include("api.urls")),
     path("", include("gallery.urls")),
 ]
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from photos.imaging import FORMAT_NAMES, ImageRejected
 from photos.models import Photo
-from recommender.uploads import open_query_image
+from photos.uploads import open_query_image
 
 
 class FindSimilarForm(forms.Form):

@@ -15,11 +15,11 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from PIL import Image
 
+from experiments.strategies import recommend_for_image, recommend_for_photo
 from photos.models import Photo
 from recommender import albums
 from recommender.models import Album, Cluster
 from recommender.selectors import Recommendation, active_run
-from recommender.strategies import recommend_for_image, recommend_for_photo
 
 GALLERY_ORDER = ("-created_at", "-id")
 SIMILAR_ON_PHOTO_PAGE = 8

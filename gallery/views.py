@@ -28,11 +28,12 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods, require_safe
 from PIL import Image
 
+from experiments.assignment import Assignment, assignment_for
+from experiments.models import Strategy
+from experiments.tokens import impression_token
 from photos.models import Photo
 from photos.renditions import SPECS
 from recommender.albums import AlbumCard, name_parts
-from recommender.experiments import Assignment, assignment_for, impression_token
-from recommender.models import Strategy
 from recommender.selectors import Recommendation
 
 from . import selectors

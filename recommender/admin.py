@@ -71,15 +71,6 @@ def _sheet_items(photos: list[tuple[Photo, float | None]]) -> list[dict]:
     ]
 
 
-def _recluster():
-    """The synchronous re-cluster, under its new name when the services module has it."""
-    return getattr(services, "recluster", services.rebuild_index)()
-
-
-def _request_recluster() -> None:
-    getattr(services, "request_recluster", services.request_rebuild)()
-
-
 # --- Settings ---------------------------------------------------------------------------------
 
 
@@ -189,7 +180,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
             self.message_user(request, "You may not re-cluster.", messages.ERROR)
             return HttpResponseRedirect(target)
         try:
-            result = _recluster()
+            result = services.recluster()
         except Exception as exc:  # shown to the photographer; details are in the log
             logger.exception("Re-cluster from the admin failed")
             self.message_user(
@@ -219,7 +210,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
         if not changed:
             return
         try:
-            _request_recluster()
+            services.request_recluster()
         except Exception as exc:
             logger.exception("Could not request a re-cluster after a settings change")
             self.message_user(
@@ -584,6 +575,3 @@ def album_sheet_context(album: Album, limit: int = ALBUM_SHEET_LIMIT) -> dict:
         "sf_album_items": _sheet_items([(m.photo, m.distance) for m in shown]),
         "sf_album_more": len(memberships) > limit,
     }
-
-
-from . import admin_experiments  # noqa: E402, F401  (registers experiments and events)

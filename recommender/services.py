@@ -122,9 +122,6 @@ def run_debounced_recluster() -> str:
     return result.message
 
 
-request_rebuild = request_recluster  # the name the recommendation issue used
-
-
 def load_vectors(photo_ids: list[int], extractors: list[tuple[str, int]]) -> dict[str, np.ndarray]:
     """{extractor: (len(photo_ids), dim) array} with NaN rows where a photo lacks a vector."""
     row_of = {pid: i for i, pid in enumerate(photo_ids)}
@@ -165,9 +162,6 @@ def recluster(*, k: int | None = None, auto: bool = False) -> RebuildResult:
         return _recluster(k=k, auto=auto)
     finally:
         cache.delete(REBUILD_LOCK)
-
-
-rebuild_index = recluster  # the name the recommendation issue used
 
 
 def _recluster(*, k: int | None, auto: bool) -> RebuildResult:

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 import pytest
 from rest_framework import serializers
 
-from recommender.api.errors import flatten_errors, summary
+from api.errors import flatten_errors, summary
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -127,7 +127,7 @@ def test_429_has_retry_after(client, db, settings):
 
 
 def test_500_is_json_and_still_reported(client, db, monkeypatch, caplog):
-    from recommender.api import albums
+    from api import albums
 
     def broken():
         raise RuntimeError("the database caught fire")
@@ -159,7 +159,7 @@ def test_nested_errors_are_flattened():
 
 
 def test_validation_error_raised_anywhere_has_the_shape():
-    from recommender.api.errors import exception_handler
+    from api.errors import exception_handler
 
     response = exception_handler(serializers.ValidationError("Nope."), {})
     assert response.status_code == 400

@@ -45,7 +45,7 @@ def test_page_size_is_honoured_and_capped(client, photos):
     assert len(body["results"]) == 2 and body["next"]
     body = client.get("/api/photos/?page_size=100000").json()
     assert len(body["results"]) == 5
-    from recommender.api.pagination import PhotoPagination
+    from api.pagination import PhotoPagination
 
     assert PhotoPagination.max_page_size == 500
 

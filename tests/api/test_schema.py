@@ -177,7 +177,7 @@ def check(case, **kwargs):
     case.call_and_validate(excluded_checks=excluded or None, **kwargs)
 
 
-#: endpoints whose views belong to the widget work (recommender/api/events.py, widget.py)
+#: endpoints whose views belong to the widget work (api/events.py, widget.py)
 FOREIGN = "^/api/(events|widget)/"
 
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=FOREIGN)

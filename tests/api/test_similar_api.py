@@ -88,9 +88,9 @@ def test_forced_variant_is_reported(client, gallery, settings):
 
 
 def test_upload_finds_photos_of_the_same_style(client, gallery, media_root):
-    from recommender.services import rebuild_index
+    from recommender.services import recluster
 
-    rebuild_index()
+    recluster()
     before = sorted(p.name for p in media_root.rglob("*") if p.is_file())
     response = client.post("/api/similar/", {"image": jpeg_upload(scene(42, "noir")), "k": 5})
     assert response.status_code == 200, response.content

@@ -10,9 +10,9 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
+from experiments import assignment, tokens, visitors
+from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from photos.models import Photo
-from recommender import experiments
-from recommender.models import Click, Experiment, Impression, PageTime, Variant
 from tests.factories import gradient_image, image_bytes, image_file
 
 WIDGET = "/api/widget/"
@@ -67,7 +67,7 @@ def visitors_with_variants(names: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i in range(200):
         visitor = f"{i:032x}"
-        found.setdefault(experiments.assign(visitor).variant, visitor)
+        found.setdefault(assignment.assign(visitor).variant, visitor)
         if names <= set(found):
             return found
     raise AssertionError(f"no visitors for {names}")
@@ -114,7 +114,7 @@ def test_widget_has_the_documented_shape(client, photos):
     assert scores == sorted(scores, reverse=True)
 
     # The token describes the list as shown, for this widget visitor, from the widget.
-    token = experiments.read_token(body["impression"])
+    token = tokens.read_token(body["impression"])
     assert token["v"] == VISITOR
     assert (token["src"], token["p"], token["n"]) == ("widget", source.pk, "style_knn")
     assert [[i, pos] for i, pos, _ in token["i"]] == [[it["id"], it["position"]] for it in items]
@@ -173,7 +173,7 @@ def test_nothing_found_is_a_404(client, photos, params):
 def test_photo_wins_over_image_url_and_ref(client, photos):
     body = widget(client, photo=photos[1].pk, image_url="x", ref="y", visitor="").json()
     assert body["photo"]["id"] == photos[1].pk
-    assert experiments.valid_id(body["visitor"])  # an empty visitor is no visitor
+    assert visitors.valid_id(body["visitor"])  # an empty visitor is no visitor
 
 
 def test_unknown_or_hidden_photo_is_a_404_in_json(client, photos):
@@ -190,8 +190,8 @@ def test_unknown_or_hidden_photo_is_a_404_in_json(client, photos):
 
 def test_without_a_visitor_a_new_id_is_made_and_returned(client, photos):
     body = widget(client, photo=photos[0].pk).json()
-    assert experiments.valid_id(body["visitor"])
-    assert experiments.read_token(body["impression"])["v"] == body["visitor"]
+    assert visitors.valid_id(body["visitor"])
+    assert tokens.read_token(body["impression"])["v"] == body["visitor"]
 
 
 def test_assignment_follows_the_explicit_visitor_and_is_sticky(photos, experiment):
@@ -201,7 +201,7 @@ def test_assignment_follows_the_explicit_visitor_and_is_sticky(photos, experimen
         variants = {widget(client, photo=photos[0].pk, visitor=visitor).json()["variant"]}
         variants |= {widget(Client(), photo=photos[3].pk, visitor=visitor).json()["variant"]}
         assert variants == {name}
-        token = experiments.read_token(
+        token = tokens.read_token(
             widget(client, photo=photos[0].pk, visitor=visitor).json()["impression"]
         )
         assert (token["e"], token["n"]) == (experiment.pk, name)
@@ -260,14 +260,14 @@ def test_an_uploaded_image_gets_a_list_and_a_ref_for_reloads(client, photos):
     assert body["photo"] is None
     assert len(body["items"]) == 3
     assert body["ref"]
-    token = experiments.read_token(body["impression"])
+    token = tokens.read_token(body["impression"])
     assert (token["v"], token["src"], token["p"]) == (VISITOR, "widget", None)
 
     # A reload asks again with the ref: the same list, a fresh token, no upload.
     again = widget(client, ref=body["ref"], count=3, visitor=VISITOR).json()
     assert [i["id"] for i in again["items"]] == [i["id"] for i in body["items"]]
     assert again["impression"] and again["impression"] != body["impression"]
-    assert experiments.read_token(again["impression"])["t"] != token["t"]
+    assert tokens.read_token(again["impression"])["t"] != token["t"]
     assert len(widget(client, ref=body["ref"], count=2).json()["items"]) == 2
     tampered = body["ref"][:-3] + ("AAA" if not body["ref"].endswith("AAA") else "BBB")
     assert widget(client, ref=tampered).status_code == 404

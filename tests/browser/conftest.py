@@ -211,7 +211,7 @@ def ready_photos(count: int, *, prefix: str, size: tuple[int, int], seed: int, t
 
 def two_variant_experiment(name: str):
     """A running experiment: half the visitors get `style_knn` ("knn"), half `random` ("rnd")."""
-    from recommender.models import Experiment, Variant
+    from experiments.models import Experiment, Variant
 
     experiment = Experiment.objects.create(name=name, is_active=True)
     Variant.objects.create(experiment=experiment, name="knn", strategy="style_knn", weight=1)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from experiments import assignment, visitors
+from experiments.models import Click, Experiment, Impression, PageTime
 from photos.models import Photo
-from recommender import experiments
-from recommender.models import Click, Experiment, Impression, PageTime
 from tests.browser.conftest import eventually, ready_photos, two_variant_experiment
 
 pytestmark = pytest.mark.browser
@@ -69,9 +69,9 @@ def test_impression_click_and_time_on_page(live_server, photos, experiment, page
     strip = page.locator("section#similar")
     variant = strip.get_attribute("data-variant")
     visitor_id = next(
-        c["value"] for c in page.context.cookies() if c["name"] == experiments.VISITOR_COOKIE
+        c["value"] for c in page.context.cookies() if c["name"] == visitors.VISITOR_COOKIE
     )
-    assert variant == experiments.assign(visitor_id).variant  # the visitor's sticky variant
+    assert variant == assignment.assign(visitor_id).variant  # the visitor's sticky variant
     assert strip.get_attribute("data-impression")
     links = strip.locator("a[data-photo]")
     expect(links).to_have_count(PHOTOS - 1)

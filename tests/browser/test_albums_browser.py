@@ -9,7 +9,7 @@ import pytest
 from photos.models import Photo
 from photos.services import ingest_photo
 from recommender import albums
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.browser.test_similar_browser import images_loaded, jpeg_bytes, scene, upload_file
 from tests.recommender.test_albums import build_albums
 
@@ -31,7 +31,7 @@ def album_library(transactional_db) -> dict:
             photo.refresh_from_db()
             assert photo.status == Photo.Status.READY, photo.error
             photos[style].append(photo)
-    run = rebuild_index().run
+    run = recluster().run
     assert run is not None
     photos["albums"] = build_albums(run, {"noir": photos["noir"], "warm": photos["warm"]})
     photos["albums"]["warm"].title = "Golden hours"  # the photographer's own name for it

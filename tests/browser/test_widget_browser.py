@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from experiments import assignment, visitors
+from experiments.models import Click, Experiment, Impression
 from photos.models import Photo
-from recommender import experiments
-from recommender.models import Click, Experiment, Impression
 from tests.browser.conftest import (
     _new_page,
     eventually,
@@ -228,8 +228,8 @@ def test_widget_on_another_origin_under_a_strict_csp(
 
     # The widget's own visitor, in this site's storage; its sticky variant.
     visitor = page.evaluate("localStorage.getItem('stylefinder.visitor')")
-    assert experiments.valid_id(visitor)
-    variant = experiments.assign(visitor).variant
+    assert visitors.valid_id(visitor)
+    variant = assignment.assign(visitor).variant
 
     # Both strips are on screen: two impressions, for the widget visitor, from the widget.
     eventually(page, lambda: Impression.objects.count() == 2, "two Impression rows")
@@ -238,7 +238,7 @@ def test_widget_on_another_origin_under_a_strict_csp(
     for impression in impressions.values():
         assert (impression.source, impression.visitor_id) == ("widget", visitor)
         assert (impression.variant, impression.experiment_id) == (variant, experiment.pk)
-        assert experiments.valid_id(impression.visit_id)
+        assert visitors.valid_id(impression.visit_id)
     assert [i["photo"] for i in impressions[photos[0].pk].items] == first_ids
     page.screenshot(path=str(test_output_dir / "widget-other-site.png"))
 

@@ -1,7 +1,7 @@
 """A/B experiments on the public site: the visitor's assignment picks the list under a photo and
 on "find photos like yours", the page carries a signed impression token, and what the browser
 posts back to POST /api/events/ (impressions, clicks, time on page) is validated and stored
-(gallery.views, templates/gallery, recommender.experiments, recommender.api.events)."""
+(gallery.views, templates/gallery, experiments, api.events)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from django.test import Client
 from django.urls import reverse
 from scipy.stats import chisquare
 
+from experiments import assignment, tokens, visitors
+from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from photos.models import Photo
 from photos.services import set_published
-from recommender import experiments
-from recommender.models import Click, Experiment, Impression, PageTime, Variant
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.factories import image_file
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def library(ingest) -> list[Photo]:
         for i in range(PHOTOS)
     ]
     assert all(p.status == Photo.Status.READY for p in photos)
-    rebuild_index()
+    recluster()
     return photos
 
 
@@ -129,13 +129,13 @@ def one_experiment_query(monkeypatch):
             found["experiment"] = experiment
         return found["experiment"]
 
-    original = experiments.running_experiment
-    monkeypatch.setattr(experiments, "running_experiment", cached)
+    original = assignment.running_experiment
+    monkeypatch.setattr(assignment, "running_experiment", cached)
     return found
 
 
 def visitor_ids(n: int, seed: int) -> list[str]:
-    """Synthetic cookie ids, as `experiments.new_id` makes them, reproducibly."""
+    """Synthetic cookie ids, as `visitors.new_id` makes them, reproducibly."""
     rng = random.Random(seed)
     return [uuid.UUID(int=rng.getrandbits(128), version=4).hex for _ in range(n)]
 
@@ -151,52 +151,52 @@ def test_a_visitor_keeps_the_same_variant_across_requests(library, experiment):
         assert len(variants) == 1, "sticky: one variant per visitor cookie"
         seen |= variants
         # The cookie is what makes it sticky: the same id is assigned the same variant.
-        visitor_id = client.cookies[experiments.VISITOR_COOKIE].value
-        assert experiments.assign(visitor_id).variant == variants.pop()
+        visitor_id = client.cookies[visitors.VISITOR_COOKIE].value
+        assert assignment.assign(visitor_id).variant == variants.pop()
     assert seen == {"knn", "rnd"}, "12 visitors are not all in one half (p = 2^-11)"
 
 
 def test_the_cookie_is_set_once_and_kept(library, experiment):
     client = visitor()
     first = client.get(library[0].get_absolute_url())
-    visitor_id = first.cookies[experiments.VISITOR_COOKIE].value
-    assert experiments.valid_id(visitor_id)
+    visitor_id = first.cookies[visitors.VISITOR_COOKIE].value
+    assert visitors.valid_id(visitor_id)
     second = client.get(library[1].get_absolute_url())
-    assert experiments.VISITOR_COOKIE not in second.cookies  # not re-issued: unchanged
-    assert client.cookies[experiments.VISITOR_COOKIE].value == visitor_id
+    assert visitors.VISITOR_COOKIE not in second.cookies  # not re-issued: unchanged
+    assert client.cookies[visitors.VISITOR_COOKIE].value == visitor_id
 
 
 def test_visitors_split_evenly_between_two_variants(experiment, one_experiment_query):
     ids = visitor_ids(2_000, seed=1)
-    counts = Counter(experiments.assign(visitor_id).variant for visitor_id in ids)
+    counts = Counter(assignment.assign(visitor_id).variant for visitor_id in ids)
     assert set(counts) == {"knn", "rnd"}
     _, p_value = chisquare([counts["knn"], counts["rnd"]])
     assert p_value > 0.001, counts
     # Sticky without storage: the same ids get the same variants again.
-    assert Counter(experiments.assign(visitor_id).variant for visitor_id in ids) == counts
+    assert Counter(assignment.assign(visitor_id).variant for visitor_id in ids) == counts
 
 
 def test_assignment_is_uniform_to_the_weights(one_experiment_query):
     make_experiment(("big", "style_knn", 3.0), ("small", "random", 1.0))
     ids = visitor_ids(10_000, seed=2)
-    counts = Counter(experiments.assign(visitor_id).variant for visitor_id in ids)
+    counts = Counter(assignment.assign(visitor_id).variant for visitor_id in ids)
     observed = [counts["big"], counts["small"]]
     _, p_value = chisquare(observed, f_exp=[7_500, 2_500])
     assert p_value > 0.001, counts
     # The hash itself is uniform on [0, 1): ten equal bins.
     experiment_id = Experiment.objects.get().pk
-    bins = Counter(int(experiments.bucket(experiment_id, i) * 10) for i in ids)
+    bins = Counter(int(assignment.bucket(experiment_id, i) * 10) for i in ids)
     assert chisquare([bins[b] for b in range(10)]).pvalue > 0.001, bins
 
 
 def test_assignment_differs_between_experiments(experiment):
     """A new experiment reshuffles visitors (the hash includes the experiment id)."""
     ids = visitor_ids(400, seed=3)
-    first = [experiments.assign(i).variant for i in ids]
+    first = [assignment.assign(i).variant for i in ids]
     experiment.is_active = False
     experiment.save()
     make_experiment(("knn", "style_knn", 1.0), ("rnd", "random", 1.0))
-    second = [experiments.assign(i).variant for i in ids]
+    second = [assignment.assign(i).variant for i in ids]
     agree = sum(a == b for a, b in zip(first, second, strict=True))
     assert 120 < agree < 280  # about half, as for independent coin flips
 
@@ -205,7 +205,7 @@ def test_without_an_experiment_everyone_gets_style_knn(library):
     make_experiment(("rnd", "random", 1.0), active=False)
     html, section = visit_photo(visitor(), library[0])
     assert section["data-variant"] == "style_knn"
-    payload = experiments.read_token(section["data-impression"])
+    payload = tokens.read_token(section["data-impression"])
     assert (payload["e"], payload["n"], payload["s"]) == (None, "style_knn", "style_knn")
 
 
@@ -214,7 +214,7 @@ def test_the_variants_strategy_is_used_not_its_name(library):
     make_experiment(("treatment", "random", 1.0))
     html, section = visit_photo(visitor(), library[0])
     assert section["data-variant"] == "treatment"
-    payload = experiments.read_token(section["data-impression"])
+    payload = tokens.read_token(section["data-impression"])
     assert (payload["n"], payload["s"]) == ("treatment", "random")
     assert len(shown_items(html)) == PHOTOS - 1
 
@@ -226,7 +226,7 @@ def test_the_environment_variable_forces_a_strategy(library, experiment, setting
         html, section = visit_photo(visitor(), library[0])
         assert section["data-variant"] == forced
         if section.get("data-impression"):
-            payload = experiments.read_token(section["data-impression"])
+            payload = tokens.read_token(section["data-impression"])
             assert (payload["e"], payload["n"], payload["s"]) == (None, forced, forced)
 
 
@@ -298,8 +298,8 @@ def test_none_on_find_similar_shows_no_list_and_no_token(library, settings):
 def test_the_token_describes_the_list_as_shown(library, experiment):
     client = visitor()
     html, section = visit_photo(client, library[0])
-    payload = experiments.read_token(section["data-impression"])
-    assert payload["v"] == client.cookies[experiments.VISITOR_COOKIE].value
+    payload = tokens.read_token(section["data-impression"])
+    assert payload["v"] == client.cookies[visitors.VISITOR_COOKIE].value
     assert payload["e"] == experiment.pk
     assert payload["n"] == section["data-variant"]
     assert payload["s"] == {"knn": "style_knn", "rnd": "random"}[payload["n"]]
@@ -345,8 +345,8 @@ def test_posting_the_token_stores_one_impression(library, experiment):
     assert post_event(client, type="impression", token=token).status_code == 204  # again
 
     impression = Impression.objects.get()
-    assert impression.visitor_id == client.cookies[experiments.VISITOR_COOKIE].value
-    assert impression.visit_id == client.cookies[experiments.VISIT_COOKIE].value
+    assert impression.visitor_id == client.cookies[visitors.VISITOR_COOKIE].value
+    assert impression.visit_id == client.cookies[visitors.VISIT_COOKIE].value
     assert impression.experiment_id == experiment.pk
     assert impression.variant == section["data-variant"]
     assert impression.source == "photo"
@@ -387,7 +387,7 @@ def test_a_click_stores_its_position_and_variant(library, experiment):
     click = Click.objects.get()
     assert (click.position, click.target_id) == (2, photo)
     assert click.variant == section["data-variant"]
-    assert click.visitor_id == client.cookies[experiments.VISITOR_COOKIE].value
+    assert click.visitor_id == client.cookies[visitors.VISITOR_COOKIE].value
     # A click implies the list was shown, even if the impression beacon was lost.
     assert click.impression == Impression.objects.get()
     # The same click reported twice is one click.
@@ -430,7 +430,7 @@ def test_forged_and_other_visitors_tokens_are_rejected(library):
     # Signed with another salt (e.g. another part of the site's signing) is not a token either.
     from django.core import signing
 
-    other = signing.dumps(experiments.read_token(token), salt="something.else", compress=True)
+    other = signing.dumps(tokens.read_token(token), salt="something.else", compress=True)
     assert post_event(alice, type="impression", token=other).status_code == 400
     photo, position = shown_items(html)[0]
     click = post_event(mallory, type="click", token=token, photo=photo, position=position)
@@ -467,7 +467,7 @@ def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
     assert row.seconds == 12.25
     assert row.path == path
     assert row.experiment_id == experiment.pk
-    assert row.variant == experiments.assign(row.visitor_id).variant
+    assert row.variant == assignment.assign(row.visitor_id).variant
     # Another page view is another row; nonsense is refused.
     post_event(client, type="dwell", page_view=str(uuid.uuid4()), path=path, seconds=1)
     assert PageTime.objects.count() == 2

@@ -12,7 +12,7 @@ from django.urls import reverse
 from photos.models import Photo
 from photos.services import set_published
 from recommender.models import Album, Cluster, ClusterRun, Membership
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.gallery.test_similar_views import _assert_self_contained, _Collector, section, tags
 from tests.recommender.test_albums import build_albums, jpeg_file, styled
 
@@ -31,7 +31,7 @@ def library(ingest) -> dict:
             photo = ingest(jpeg_file(styled(i, style), f"{style}-{i}.jpg"), title=f"{style} {i}")
             assert photo.status == Photo.Status.READY, photo.error
             photos[style].append(photo)
-    run = rebuild_index().run
+    run = recluster().run
     assert run is not None
     photos["run"] = run
     photos["albums"] = build_albums(run, {"noir": photos["noir"], "warm": photos["warm"]})
@@ -73,7 +73,7 @@ def test_albums_before_the_library_is_analysed(client):
 def test_albums_of_a_run_without_clusters(client, ingest):
     for i in range(3):
         ingest(jpeg_file(styled(i, "noir"), f"n{i}.jpg"))
-    run = rebuild_index().run
+    run = recluster().run
     Cluster.objects.filter(run=run).delete()  # an index without albums
     html = client.get(ALBUMS).content.decode()
     assert "Albums appear once the library has been analysed" in html

@@ -22,7 +22,7 @@ from gallery import views
 from photos.models import Photo
 from photos.services import set_published
 from recommender.models import FeatureVector
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.factories import gradient_image
 
 pytestmark = pytest.mark.django_db
@@ -230,7 +230,7 @@ def test_hidden_and_broken_photos_are_never_listed(client, gallery):
 
 
 def test_photo_page_query_count_is_bounded(client, gallery, django_assert_max_num_queries):
-    rebuild_index()  # the first reader after photos changed pays for the build; not this page
+    recluster()  # the first reader after photos changed pays for the build; not this page
     client.get(gallery["noir"][0].get_absolute_url())
     # photo + renditions + previous + next + gallery position
     # + recommender settings + active run + precomputed neighbours (one query for all 8)
@@ -342,7 +342,7 @@ def _stored_state(media_root) -> tuple[int, int, set[str]]:
 
 @pytest.mark.parametrize("style", ["noir", "warm"])
 def test_upload_returns_photos_of_its_style_first(client, gallery, media_root, style):
-    rebuild_index()  # so that the request itself has nothing to write
+    recluster()  # so that the request itself has nothing to write
     before = _stored_state(media_root)
     upload = named(jpeg_bytes(styled(77, style)), f"my-{style}.jpg")
 
@@ -384,7 +384,7 @@ def test_large_upload_streamed_to_a_temporary_file_is_not_kept(
     client, gallery, media_root, settings
 ):
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Django writes the upload to a temporary file
-    rebuild_index()
+    recluster()
     before = _stored_state(media_root)
     upload = named(jpeg_bytes(styled(78, "noir").resize((1200, 800))), "big.jpg")
     response = client.post(FIND_SIMILAR, {"image": upload})
@@ -449,7 +449,7 @@ def _assert_rejected(response, message: str, media_root, before) -> None:
 
 @pytest.mark.parametrize("case", list(BAD_UPLOADS))
 def test_bad_uploads_are_explained_and_nothing_is_stored(client, gallery, media_root, case):
-    rebuild_index()
+    recluster()
     before = _stored_state(media_root)
     data, name, message = BAD_UPLOADS[case]
     response = client.post(FIND_SIMILAR, {"image": named(data, name)})

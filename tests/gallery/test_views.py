@@ -375,10 +375,10 @@ def test_missing_photo_is_404(client):
 
 
 def test_photo_page_query_count(client, make_photo, django_assert_max_num_queries):
-    from recommender.services import rebuild_index
+    from recommender.services import recluster
 
     photos = [make_photo(f"P{i}") for i in range(5)]
-    rebuild_index()
+    recluster()
     # photo + renditions + previous + next + gallery position, then the similar strip:
     # recommender settings (is the index stale?) + active run + neighbours (one query)
     # + the running A/B experiment

@@ -63,16 +63,16 @@ def test_changing_weights_marks_the_index_stale(admin_client, db):
     assert knobs.index_dirty_since is not None
 
 
-def test_rebuild_index_command(ingest, capsys):
+def test_recluster_command_reports_its_run(ingest, capsys):
     for i in range(3):
         ingest(image_file(f"c{i}.jpg", seed=i))
-    call_command("rebuild_index")
+    call_command("recluster")
     out = capsys.readouterr().out
     assert "3 photos" in out
     run = ClusterRun.objects.get(is_active=True)
     assert ", ".join(run.config["blocks"]) == "style.tone, style.colour, style.texture"
 
 
-def test_rebuild_index_command_with_an_empty_library(db, capsys):
-    call_command("rebuild_index")
+def test_recluster_command_with_an_empty_library(db, capsys):
+    call_command("recluster")
     assert "Fewer than two" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from recommender.explain import style_attributes
 from recommender.features.style import StyleExtractor
 from recommender.models import Album, Cluster, ClusterRun, FeatureVector, Membership
 from recommender.selectors import space_cache
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.factories import gradient_image
 
 # --- helpers (tests/gallery/test_album_views.py and the browser test use them too) --------------
@@ -233,7 +233,7 @@ def library(ingest) -> dict[str, list[Photo]]:
             photo = ingest(jpeg_file(styled(i, style), f"{style}-{i}.jpg"), title=f"{style} {i}")
             assert photo.status == Photo.Status.READY, photo.error
             bucket.append(photo)
-    result = rebuild_index()
+    result = recluster()
     assert result.run is not None, result.message
     photos["run"] = result.run
     photos["albums"] = build_albums(result.run, {"noir": photos["noir"], "warm": photos["warm"]})
@@ -354,7 +354,7 @@ def test_centroids_are_computed_once_per_run(library, django_assert_num_queries)
     assert len(first.cluster_ids) == 2
     assert np.allclose(np.linalg.norm(first.matrix, axis=1), 1.0, atol=1e-5)
     # a new run gets new centroids
-    new_run = rebuild_index().run
+    new_run = recluster().run
     assert new_run is not None and new_run.pk != run.pk
     assert albums.centroid_cache.get(new_run, space_cache.get(new_run)) is not first
 

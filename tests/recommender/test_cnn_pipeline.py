@@ -12,7 +12,7 @@ from photos.models import Photo
 from recommender.features import availability, get_extractor
 from recommender.models import ClusterRun, FeatureVector
 from recommender.selectors import similar_to_image, similar_to_photo
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.factories import gradient_image
 from tests.shared_data import LITE0_MODEL, require
 
@@ -49,7 +49,7 @@ def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest)
     assert vector.dim == 1280 + 2 * (32 + 24)
     assert np.isfinite(vector.array).all()
 
-    run = rebuild_index().run
+    run = recluster().run
     assert run.config["features"] == ["cnn", "style"]
     assert run.config["cnn_layout"] == {"embedding": [0, 1280], "style_stats": [1280, 1392]}
     assert {"cnn.style", "cnn.content", "style.colour"} <= set(run.config["blocks"])
@@ -70,7 +70,7 @@ def test_without_weights_photos_are_processed_on_style_alone(settings, fresh_ext
     photos = [ingest(jpeg(i)) for i in range(3)]
     assert all(p.status == Photo.Status.READY for p in photos)
     assert not FeatureVector.objects.filter(extractor="cnn").exists()
-    run = rebuild_index().run
+    run = recluster().run
     assert isinstance(run, ClusterRun)
     assert run.config["features"] == ["style"]
     assert not any(block.startswith("cnn") for block in run.config["blocks"])

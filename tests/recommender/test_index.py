@@ -12,7 +12,7 @@ from photos.models import Photo
 from photos.services import set_published
 from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from recommender.selectors import similar_to_image, similar_to_photo
-from recommender.services import rebuild_index
+from recommender.services import recluster
 from tests.factories import gradient_image
 
 
@@ -105,7 +105,7 @@ def test_hidden_photos_are_never_recommended(gallery, django_capture_on_commit_c
 
 
 def test_a_photo_outside_the_run_is_searched_on_the_fly(gallery):
-    rebuild_index()
+    recluster()
     newcomer = gallery["noir"][2]
     # Simulate a photo processed after the active run was built.
     Neighbour.objects.filter(photo=newcomer).delete()
@@ -133,9 +133,9 @@ def test_an_uploaded_image_finds_its_style(gallery):
 
 
 def test_rebuild_switches_the_active_run_and_prunes_old_ones(gallery):
-    first = rebuild_index().run
+    first = recluster().run
     for _ in range(4):
-        last = rebuild_index().run
+        last = recluster().run
     assert ClusterRun.objects.filter(is_active=True).get() == last
     assert ClusterRun.objects.count() <= 3
     assert not ClusterRun.objects.filter(pk=first.pk).exists()
@@ -144,7 +144,7 @@ def test_rebuild_switches_the_active_run_and_prunes_old_ones(gallery):
 
 def test_rebuild_with_too_few_photos_does_nothing(ingest):
     ingest(jpeg(styled(1, "warm"), "only.jpg"))
-    result = rebuild_index()
+    result = recluster()
     assert result.run is None
     assert "Fewer than two" in result.message
     assert similar_to_photo(Photo.objects.get(), k=5) == []
@@ -157,7 +157,7 @@ def test_only_one_build_at_a_time(gallery):
 
     cache.add(REBUILD_LOCK, "1", timeout=60)
     try:
-        result = rebuild_index()
+        result = recluster()
         assert result.run is None and "Another re-cluster" in result.message
     finally:
         cache.delete(REBUILD_LOCK)
@@ -165,7 +165,7 @@ def test_only_one_build_at_a_time(gallery):
 
 def test_style_weight_is_taken_from_the_settings(gallery):
     RecommenderSettings.objects.update(style_weight=3.5)
-    run = rebuild_index().run
+    run = recluster().run
     assert run.config["space"]["style_weight"] == 3.5
 
 

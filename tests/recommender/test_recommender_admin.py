@@ -129,7 +129,7 @@ def test_settings_page_without_a_run(admin_client, db):
 
 def test_saving_changed_settings_requests_a_recluster(admin_client, db, monkeypatch):
     calls = []
-    monkeypatch.setattr(services, "request_recluster", lambda: calls.append(1), raising=False)
+    monkeypatch.setattr(services, "request_recluster", lambda: calls.append(1))
     url = reverse(SETTINGS_URL, args=[1])
     data = settings_data(algorithm="ward", cluster_count="6", k_min="3", k_max="9")
     response = admin_client.post(url, data, follow=True)
@@ -153,7 +153,7 @@ def test_a_failing_recluster_request_does_not_lose_the_settings(admin_client, db
     def broken():
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(services, "request_recluster", broken, raising=False)
+    monkeypatch.setattr(services, "request_recluster", broken)
     response = admin_client.post(
         reverse(SETTINGS_URL, args=[1]), settings_data(style_weight="4"), follow=True
     )
@@ -174,7 +174,7 @@ def test_invalid_clustering_settings_show_a_form_error(
     admin_client, db, monkeypatch, overrides, field, message
 ):
     calls = []
-    monkeypatch.setattr(services, "request_recluster", lambda: calls.append(1), raising=False)
+    monkeypatch.setattr(services, "request_recluster", lambda: calls.append(1))
     before = RecommenderSettings.load()
     response = admin_client.post(reverse(SETTINGS_URL, args=[1]), settings_data(**overrides))
     assert response.status_code == 200  # the form again, with its errors
@@ -209,8 +209,7 @@ def test_recluster_button_turns_an_exception_into_an_error_message(admin_client,
     def broken(*args, **kwargs):
         raise RuntimeError("the space <exploded>")
 
-    monkeypatch.setattr(services, "recluster", broken, raising=False)
-    monkeypatch.setattr(services, "rebuild_index", broken)
+    monkeypatch.setattr(services, "recluster", broken)
     response = admin_client.post(reverse("admin:recommender_recluster"), follow=True)
     assert response.status_code == 200
     text = response.content.decode()
@@ -220,8 +219,7 @@ def test_recluster_button_turns_an_exception_into_an_error_message(admin_client,
 
 def test_recluster_button_warns_when_nothing_was_built(admin_client, db, monkeypatch):
     result = services.RebuildResult(None, "Another re-cluster is running.")
-    monkeypatch.setattr(services, "recluster", lambda *a, **kw: result, raising=False)
-    monkeypatch.setattr(services, "rebuild_index", lambda *a, **kw: result)
+    monkeypatch.setattr(services, "recluster", lambda *a, **kw: result)
     response = admin_client.post(reverse("admin:recommender_recluster"), follow=True)
     text = response.content.decode()
     assert 'class="warning"' in text and "Another re-cluster is running." in text
@@ -229,7 +227,7 @@ def test_recluster_button_warns_when_nothing_was_built(admin_client, db, monkeyp
 
 def test_recluster_button_only_answers_post(admin_client, db, monkeypatch):
     calls = []
-    monkeypatch.setattr(services, "recluster", lambda *a, **kw: calls.append(1), raising=False)
+    monkeypatch.setattr(services, "recluster", lambda *a, **kw: calls.append(1))
     response = admin_client.get(reverse("admin:recommender_recluster"))
     assert response.status_code == 405
     assert calls == []

@@ -29,15 +29,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from experiments.assignment import Assignment, assign
+from experiments.models import Strategy
+from experiments.strategies import recommend_for_image, recommend_for_photo
+from experiments.tokens import impression_token
+from experiments.visitors import new_id
 from photos.imaging import ImageRejected
 from photos.models import Photo, Rendition
 from photos.renditions import SPECS
+from photos.uploads import open_query_image
+from recommender.selectors import Recommendation
 
-from ..experiments import Assignment, assign, impression_token, new_id
-from ..models import Strategy
-from ..selectors import Recommendation
-from ..strategies import recommend_for_image, recommend_for_photo
-from ..uploads import open_query_image
 from .errors import ErrorSerializer
 from .filters import plain
 from .schema import AutoSchema

@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 
 from photos.models import Photo
 
-from .experiments import read_token
 from .models import Click, Impression, PageTime
+from .tokens import read_token
 
 BOT_USER_AGENT = re.compile(
     r"bot|crawl|spider|slurp|bingpreview|facebookexternalhit|curl|wget|python-requests|httpx|"

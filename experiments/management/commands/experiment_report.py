@@ -7,8 +7,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.metrics import default_experiment, experiment_report
-from recommender.models import Experiment
+from experiments.metrics import default_experiment, experiment_report
+from experiments.models import Experiment
 
 RANKING_KEYS = [
     "precision@5",

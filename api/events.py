@@ -18,8 +18,16 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from ..events import EventRejected, is_bot, record_click, record_impression, record_page_time
-from ..experiments import VISITOR_COOKIE, assign, assignment_for, valid_id
+from experiments.assignment import assign, assignment_for
+from experiments.events import (
+    EventRejected,
+    is_bot,
+    record_click,
+    record_impression,
+    record_page_time,
+)
+from experiments.visitors import VISITOR_COOKIE, valid_id
+
 from .schema import AutoSchema
 
 HEX_ID = r"^[0-9a-f]{32}$"

@@ -1,4 +1,4 @@
-"""The traffic simulator (recommender.simulation, `manage.py simulate_traffic`): simulated visitors
+"""The traffic simulator (experiments.simulation, `manage.py simulate_traffic`): simulated visitors
 browse the real photo pages and post the real events."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image, ImageEnhance
 
-from recommender.models import Click, Experiment, Impression, PageTime
-from recommender.simulation import (
+from experiments.models import Click, Experiment, Impression, PageTime
+from experiments.simulation import (
     USER_AGENT,
     ClickModel,
     DwellModel,

@@ -47,18 +47,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from photos.models import Photo
+from recommender.selectors import active_run, space_cache
+from recommender.services import ensure_index_fresh, recluster
+from recommender.space import StyleSpace
 
-from .experiments import (
-    VISIT_COOKIE,
-    VISITOR_COOKIE,
-    assign,
-    forced_strategy,
-    running_experiment,
-)
+from .assignment import assign, forced_strategy, running_experiment
 from .models import Experiment, Strategy, Variant
-from .selectors import active_run, space_cache
-from .services import ensure_index_fresh, recluster
-from .space import StyleSpace
+from .visitors import VISIT_COOKIE, VISITOR_COOKIE
 
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

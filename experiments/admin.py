@@ -14,11 +14,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .experiment_charts import ctr_by_day_chart, position_curve_chart
+from .charts import ctr_by_day_chart, position_curve_chart
 from .metrics import experiment_report
 from .models import Click, Experiment, Impression, PageTime, Variant
 
-REPORT_TEMPLATE = "admin/recommender/experiment/report.html"
+REPORT_TEMPLATE = "admin/experiments/experiment/report.html"
 RANKING_COLUMNS = [
     ("precision@5", "precision@5"),
     ("recall@5", "recall@5"),
@@ -163,12 +163,12 @@ class ExperimentAdmin(admin.ModelAdmin):
             path(
                 "report/",
                 self.admin_site.admin_view(self.report_view),
-                name="recommender_experiment_report_all",
+                name="experiments_experiment_report_all",
             ),
             path(
                 "<path:object_id>/report/",
                 self.admin_site.admin_view(self.report_view),
-                name="recommender_experiment_report",
+                name="experiments_experiment_report",
             ),
         ] + super().get_urls()
 
@@ -189,7 +189,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     @admin.display(description="report")
     def report_link(self, experiment: Experiment) -> str:
-        url = reverse("admin:recommender_experiment_report", args=[experiment.pk])
+        url = reverse("admin:experiments_experiment_report", args=[experiment.pk])
         return format_html('<a href="{}">Report</a>', url)
 
     @admin.action(description="Make the selected experiment active (deactivates the others)")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recommender import metrics
-from recommender.experiment_charts import day_number, multi_line_chart_svg
-from recommender.metrics import (
+from experiments import metrics
+from experiments.charts import day_number, multi_line_chart_svg
+from experiments.metrics import (
     EventData,
     build_report,
     calibration_error,

@@ -13,8 +13,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
-from ..albums import AlbumCard, public_albums
-from ..selectors import active_run
+from recommender.albums import AlbumCard, public_albums
+from recommender.selectors import active_run
+
 from .base import ApiViewMixin
 from .serializers import absolute
 

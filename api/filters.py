@@ -6,8 +6,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from rest_framework import serializers
 
 from photos.models import Photo
+from recommender.models import Membership
 
-from ..models import Membership
 from .serializers import FormTextField
 
 #: ids are database integers; anything larger is simply not there (not an overflow)

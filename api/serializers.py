@@ -7,9 +7,8 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from photos.models import Photo
-
-from ..albums import album_from_annotations
-from ..selectors import Recommendation
+from recommender.albums import album_from_annotations
+from recommender.selectors import Recommendation
 
 
 def absolute(request, url: str | None) -> str | None:

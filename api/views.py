@@ -19,14 +19,14 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from experiments.assignment import assignment_for
+from experiments.strategies import recommend_for_image, recommend_for_photo
 from photos.imaging import ImageRejected
 from photos.models import Photo
 from photos.services import DuplicatePhoto, IngestError, PhotoRejected, ingest_photo
+from photos.uploads import open_query_image
+from recommender.albums import with_album
 
-from ..albums import with_album
-from ..experiments import assignment_for
-from ..strategies import recommend_for_image, recommend_for_photo
-from ..uploads import open_query_image
 from .base import ApiViewMixin
 from .errors import Conflict, DuplicateErrorSerializer, ErrorSerializer, ServiceUnavailable
 from .filters import PHOTO_FILTER_PARAMETERS, filter_photos, plain

@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from recommender.admin_experiments import fmt_interval, fmt_number, fmt_p, fmt_percent
-from recommender.metrics import (
+from experiments.admin import fmt_interval, fmt_number, fmt_p, fmt_percent
+from experiments.metrics import (
     experiment_report,
     load_events,
     mean_ci,
@@ -23,7 +23,7 @@ from recommender.metrics import (
     two_proportion_z_test,
     wilson_interval,
 )
-from recommender.models import Click, Experiment, Impression, PageTime, Variant
+from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from tests.factories import image_file
 
 VARIANT_KEYS = {
@@ -340,7 +340,7 @@ def test_api_refuses_visitors(experiment):
 
 def test_dashboard_shows_the_report_with_both_charts(admin_client, experiment):
     response = admin_client.get(
-        reverse("admin:recommender_experiment_report", args=[experiment.pk])
+        reverse("admin:experiments_experiment_report", args=[experiment.pk])
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -364,21 +364,21 @@ def test_dashboard_shows_the_report_with_both_charts(admin_client, experiment):
 
 
 def test_dashboard_on_all_events_and_links(admin_client, experiment):
-    response = admin_client.get(reverse("admin:recommender_experiment_report_all"))
+    response = admin_client.get(reverse("admin:experiments_experiment_report_all"))
     assert response.status_code == 200
     assert "all</strong> recorded events" in response.content.decode()
-    report_url = reverse("admin:recommender_experiment_report", args=[experiment.pk])
-    changelist = admin_client.get(reverse("admin:recommender_experiment_changelist"))
+    report_url = reverse("admin:experiments_experiment_report", args=[experiment.pk])
+    changelist = admin_client.get(reverse("admin:experiments_experiment_changelist"))
     assert report_url in changelist.content.decode()
-    assert reverse("admin:recommender_experiment_report_all") in changelist.content.decode()
-    change = admin_client.get(reverse("admin:recommender_experiment_change", args=[experiment.pk]))
+    assert reverse("admin:experiments_experiment_report_all") in changelist.content.decode()
+    change = admin_client.get(reverse("admin:experiments_experiment_change", args=[experiment.pk]))
     assert report_url in change.content.decode()
-    missing = admin_client.get(reverse("admin:recommender_experiment_report", args=[999]))
+    missing = admin_client.get(reverse("admin:experiments_experiment_report", args=[999]))
     assert missing.status_code == 302
 
 
 def test_dashboard_is_for_staff_only(client, experiment):
-    url = reverse("admin:recommender_experiment_report", args=[experiment.pk])
+    url = reverse("admin:experiments_experiment_report", args=[experiment.pk])
     response = client.get(url)
     assert response.status_code == 302 and "login" in response["Location"]
 
@@ -408,7 +408,7 @@ def experiment_form(**overrides) -> dict:
 
 def test_admin_creates_an_experiment_with_variants(admin_client, db):
     response = admin_client.post(
-        reverse("admin:recommender_experiment_add"), experiment_form(is_active="on")
+        reverse("admin:experiments_experiment_add"), experiment_form(is_active="on")
     )
     assert response.status_code == 302
     exp = Experiment.objects.get(name="New test")
@@ -422,7 +422,7 @@ def test_admin_creates_an_experiment_with_variants(admin_client, db):
 def test_admin_allows_only_one_active_experiment(admin_client, db):
     Experiment.objects.create(name="Running one", is_active=True)
     response = admin_client.post(
-        reverse("admin:recommender_experiment_add"), experiment_form(is_active="on")
+        reverse("admin:experiments_experiment_add"), experiment_form(is_active="on")
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -431,7 +431,7 @@ def test_admin_allows_only_one_active_experiment(admin_client, db):
     assert "Running one" in errors["is_active"][0]
     assert not Experiment.objects.filter(name="New test").exists()
     # Inactive, it can be saved.
-    response = admin_client.post(reverse("admin:recommender_experiment_add"), experiment_form())
+    response = admin_client.post(reverse("admin:experiments_experiment_add"), experiment_form())
     assert response.status_code == 302
 
 
@@ -452,7 +452,7 @@ def test_admin_saves_the_active_experiment_itself(admin_client, db):
         },
     )
     data = {k: v for k, v in data.items() if not k.startswith("variants-1-")}
-    url = reverse("admin:recommender_experiment_change", args=[exp.pk])
+    url = reverse("admin:experiments_experiment_change", args=[exp.pk])
     assert admin_client.post(url, data).status_code == 302
     exp.refresh_from_db()
     assert exp.is_active and exp.name == "Running one, renamed"
@@ -479,7 +479,7 @@ def test_admin_saves_the_active_experiment_itself(admin_client, db):
 )
 def test_admin_validates_variants_and_dates(admin_client, db, overrides, message):
     response = admin_client.post(
-        reverse("admin:recommender_experiment_add"), experiment_form(**overrides)
+        reverse("admin:experiments_experiment_add"), experiment_form(**overrides)
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -503,7 +503,7 @@ def test_admin_refuses_to_delete_the_last_variant(admin_client, db):
     )
     data = {k: v for k, v in data.items() if not k.startswith("variants-1-")}
     response = admin_client.post(
-        reverse("admin:recommender_experiment_change", args=[exp.pk]), data
+        reverse("admin:experiments_experiment_change", args=[exp.pk]), data
     )
     assert response.status_code == 200
     assert "at least one variant" in response.content.decode()
@@ -514,7 +514,7 @@ def test_make_active_action_switches_the_active_experiment(admin_client, db):
     old = Experiment.objects.create(name="Old", is_active=True)
     new = Experiment.objects.create(name="New")
     response = admin_client.post(
-        reverse("admin:recommender_experiment_changelist"),
+        reverse("admin:experiments_experiment_changelist"),
         {"action": "make_active", "_selected_action": [new.pk]},
         follow=True,
     )
@@ -525,8 +525,8 @@ def test_make_active_action_switches_the_active_experiment(admin_client, db):
 
 
 def test_event_tables_are_read_only_in_the_admin(admin_client, experiment):
-    response = admin_client.get(reverse("admin:recommender_impression_changelist"))
+    response = admin_client.get(reverse("admin:experiments_impression_changelist"))
     assert response.status_code == 200
-    assert admin_client.get(reverse("admin:recommender_click_changelist")).status_code == 200
-    assert admin_client.get(reverse("admin:recommender_pagetime_changelist")).status_code == 200
-    assert admin_client.get(reverse("admin:recommender_impression_add")).status_code == 403
+    assert admin_client.get(reverse("admin:experiments_click_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:experiments_pagetime_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:experiments_impression_add")).status_code == 403

@@ -12,12 +12,13 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..metrics import default_experiment, experiment_report
-from ..models import Experiment
+from experiments.metrics import default_experiment, experiment_report
+from experiments.models import Experiment
+
 from .base import ApiViewMixin
 from .errors import ErrorSerializer
 
-# --- the report's shape (recommender.metrics.build_report) ---------------------------------------
+# --- the report's shape (experiments.metrics.build_report) ---------------------------------------
 
 
 def _interval(**kwargs):
@@ -114,7 +115,7 @@ class MetricsReportSerializer(serializers.Serializer):
 
 
 class MetricsView(ApiViewMixin, APIView):
-    """The A/B experiment report (`recommender.metrics.experiment_report`), for staff.
+    """The A/B experiment report (`experiments.metrics.experiment_report`), for staff.
 
     `?experiment=ID` picks an experiment, `?experiment=all` covers all events; without it, the
     active experiment (all events when none is active), as `manage.py experiment_report` does.

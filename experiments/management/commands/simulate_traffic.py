@@ -1,5 +1,5 @@
 """`python manage.py simulate_traffic`: simulated visitors browse the site and click
-recommendations, through the real views and `POST /api/events/` (see recommender.simulation)."""
+recommendations, through the real views and `POST /api/events/` (see experiments.simulation)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.experiments import forced_strategy
-from recommender.simulation import (
+from experiments.assignment import forced_strategy
+from experiments.simulation import (
     PREFERENCES,
     SimulationError,
     Simulator,

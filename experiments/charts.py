@@ -14,7 +14,7 @@ from datetime import date
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .charts import (
+from recommender.charts import (
     AXIS_COLOUR,
     BACKGROUND,
     MARGIN_BOTTOM,

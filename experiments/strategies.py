@@ -1,7 +1,7 @@
 """What a variant shows: one function picks the list for (photo, strategy).
 
 The photo page, the API and the widget all call `recommend_for_photo` / `recommend_for_image`
-with the strategy of the visitor's assignment (`recommender.experiments`).
+with the strategy of the visitor's assignment (`experiments.assignment`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from django.utils import timezone
 from PIL import Image
 
 from photos.models import Photo
-
-from .experiments import DEFAULT_STRATEGY, assignment_for
-from .models import Click, Membership, Strategy
-from .selectors import (
+from recommender.models import Membership
+from recommender.selectors import (
     Recommendation,
     _photos_with_thumbs,
     active_run,
@@ -27,7 +25,10 @@ from .selectors import (
     similar_to_photo,
     space_cache,
 )
-from .services import ensure_index_fresh
+from recommender.services import ensure_index_fresh
+
+from .assignment import DEFAULT_STRATEGY, assignment_for
+from .models import Click, Strategy
 
 POPULAR_DAYS = 30
 
