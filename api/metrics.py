@@ -12,13 +12,14 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experiments.metrics import default_experiment, experiment_report
+from experiments.formatting import CONFIDENCE_LABEL, RANKING_COLUMNS
 from experiments.models import Experiment
+from experiments.selectors import default_experiment, experiment_report
 
 from .base import ApiViewMixin
 from .errors import ErrorSerializer
 
-# --- the report's shape (experiments.metrics.build_report) ---------------------------------------
+# --- the report's shape (experiments.report.build_report) ----------------------------------------
 
 
 def _interval(**kwargs):
@@ -27,7 +28,9 @@ def _interval(**kwargs):
         min_length=2,
         max_length=2,
         allow_null=True,
-        help_text="[low, high] of the 95% confidence interval; null without enough data.",
+        help_text=(
+            f"[low, high] of the {CONFIDENCE_LABEL} confidence interval; null without enough data."
+        ),
         **kwargs,
     )
 
@@ -98,7 +101,9 @@ class MetricsReportSerializer(serializers.Serializer):
     ranking = serializers.DictField(
         child=serializers.DictField(),
         help_text=(
-            "Per variant: precision@k, recall@k, mrr, ndcg@10, roc_auc, mae, rmse, calibration."
+            "Per variant: impressions_evaluated, items, "
+            + ", ".join(key for key, _ in RANKING_COLUMNS)
+            + ", calibration."
         ),
     )
     daily = serializers.DictField(
@@ -115,7 +120,7 @@ class MetricsReportSerializer(serializers.Serializer):
 
 
 class MetricsView(ApiViewMixin, APIView):
-    """The A/B experiment report (`experiments.metrics.experiment_report`), for staff.
+    """The A/B experiment report (`experiments.selectors.experiment_report`), for staff.
 
     `?experiment=ID` picks an experiment, `?experiment=all` covers all events; without it, the
     active experiment (all events when none is active), as `manage.py experiment_report` does.

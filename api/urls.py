@@ -6,7 +6,8 @@ from .albums import AlbumViewSet
 from .errors import not_found
 from .events import EventsView
 from .metrics import MetricsView
-from .views import PhotoViewSet, SimilarToUploadView
+from .photos import PhotoViewSet
+from .similar import SimilarToUploadView
 from .widget import WidgetRecommendationsView
 
 app_name = "api"

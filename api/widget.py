@@ -39,6 +39,7 @@ from photos.models import Photo, Rendition
 from photos.renditions import SPECS
 from photos.uploads import open_query_image
 from recommender.selectors import Recommendation
+from recommender.services import request_recluster_if_stale
 
 from .errors import ErrorSerializer
 from .filters import plain
@@ -164,7 +165,7 @@ def _thumb_size(photo: Photo) -> tuple[int, int]:
 
 
 def _is_public(photo: Photo) -> bool:
-    return photo.published and photo.status == Photo.Status.READY
+    return photo.is_public
 
 
 def _items(request, recommendations: list[Recommendation], exclude: int | None) -> list[dict]:
@@ -338,6 +339,7 @@ class WidgetRecommendationsView(APIView):
         else:
             # Nothing named, nothing found (all three are optional in the schema's terms).
             raise NotFound("Name a photo: give photo, image_url or ref.")
+        request_recluster_if_stale()  # the list comes from the active run either way
         recommendations = recommend_for_photo(photo, assignment.strategy, count)
         items = _items(request, recommendations, photo.pk)[:count]
         return Response(_payload(request, visitor, assignment, photo, items))
@@ -366,6 +368,7 @@ class WidgetRecommendationsView(APIView):
             raise ValidationError({"image": ["The image could not be read."]}) from exc
         visitor = data.get("visitor") or new_id()
         assignment = assign(visitor)
+        request_recluster_if_stale()  # the list comes from the active run either way
         recommendations = recommend_for_image(image, assignment.strategy, data["count"])
         items = _items(request, recommendations, None)[: data["count"]]
         ref = _make_ref(items) if items else None

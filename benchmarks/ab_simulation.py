@@ -15,7 +15,7 @@
 The test: a two-sided pooled two-proportion z-test on CTP, the click-through probability (share of
 impressions with at least one click; the unit is the impression), computed here directly from the
 stored event tables (`recommender_impression`, `recommender_click`) with scipy, and cross-checked
-against `experiment_report --json` (experiments.metrics), which applies the same test.
+against `experiment_report --json` (experiments.report), which applies the same test.
 Impressions are independent here because the simulated visitors have no individual propensity to
 click; with real visitors, whose impressions are correlated, a visitor-level test is safer.
 
@@ -334,7 +334,7 @@ def print_report(a: dict, b: dict, template_seconds: float, total: float) -> Non
     print("A/B simulation: two-sided pooled two-proportion z-test on CTP")
     print("  CTP = impressions with at least one click / impressions (unit: the impression);")
     print("  computed from the stored event tables with scipy.stats.norm; 'report p' is the")
-    print("  p-value of `experiment_report --json` (experiments.metrics) for the same pair.")
+    print("  p-value of `experiment_report --json` (experiments.report) for the same pair.")
     print()
     print(
         f"(a) --preference style, {a['visitors']} visitors, seed {a['seed']}, random vs style_knn"

@@ -165,12 +165,12 @@ def load_extractors(cnn_weights: str | None, want_cnn: bool) -> tuple[list, str 
     if cnn_weights:
         os.environ["STYLEFINDER_CNN_WEIGHTS"] = cnn_weights
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from recommender.features import ExtractorUnavailable, get_extractor
+    from recommender.features import CnnConfig, ExtractorUnavailable, get_extractor
 
     extractors = [get_extractor("style")]
     if not want_cnn:
         return extractors, "no configuration uses the CNN"
-    cnn = get_extractor("cnn")
+    cnn = get_extractor("cnn", CnnConfig.from_mapping(os.environ))
     try:
         cnn.check_available()
     except ExtractorUnavailable as exc:

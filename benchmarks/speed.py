@@ -112,9 +112,9 @@ def load_cnn(cnn_weights: str | None):
     if cnn_weights:
         os.environ["STYLEFINDER_CNN_WEIGHTS"] = cnn_weights
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from recommender.features import ExtractorUnavailable, get_extractor
+    from recommender.features import CnnConfig, ExtractorUnavailable, get_extractor
 
-    cnn = get_extractor("cnn")
+    cnn = get_extractor("cnn", CnnConfig.from_mapping(os.environ))
     try:
         cnn.check_available()
     except ExtractorUnavailable as exc:

@@ -15,49 +15,17 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from .charts import ctr_by_day_chart, position_curve_chart
-from .metrics import experiment_report
+from .formatting import (
+    CONFIDENCE_LABEL,
+    RANKING_COLUMNS,
+    format_comparison,
+    format_ranking,
+    format_variant,
+)
 from .models import Click, Experiment, Impression, PageTime, Variant
+from .selectors import experiment_report
 
 REPORT_TEMPLATE = "admin/experiments/experiment/report.html"
-RANKING_COLUMNS = [
-    ("precision@5", "precision@5"),
-    ("recall@5", "recall@5"),
-    ("precision@10", "precision@10"),
-    ("recall@10", "recall@10"),
-    ("mrr", "MRR"),
-    ("ndcg@10", "nDCG@10"),
-    ("roc_auc", "ROC AUC"),
-    ("mae", "MAE"),
-    ("rmse", "RMSE"),
-]
-
-
-# --- Display formats (the dashboard and its tests share them) ---------------------------------
-
-
-def fmt_number(value, digits: int = 4) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def fmt_percent(value, digits: int = 2, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 100:{'+' if signed else ''}.{digits}f} %"
-
-
-def fmt_interval(interval, digits: int = 4, percent: bool = False, signed: bool = False) -> str:
-    if not interval:
-        return "–"
-    low, high = interval
-    if percent:
-        return f"{fmt_percent(low, digits, signed)} … {fmt_percent(high, digits, signed)}"
-    return f"{fmt_number(low, digits)} … {fmt_number(high, digits)}"
-
-
-def fmt_p(value) -> str:
-    if value is None:
-        return "–"
-    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
 # --- Experiments ------------------------------------------------------------------------------
@@ -241,56 +209,33 @@ def dashboard_context(report: dict) -> dict:
             "visits": v["visits"],
             "impressions": v["impressions"],
             "clicks": v["clicks"],
-            "ctr": fmt_number(v["ctr"]),
-            "ctr_ci": fmt_interval(v["ctr_ci"]),
-            "ctp": fmt_percent(v["ctp"]),
-            "ctp_ci": fmt_interval(v["ctp_ci"], 2, percent=True),
-            "clicks_per_visit": fmt_number(v["clicks_per_visit"], 3),
-            "clicks_per_visit_ci": fmt_interval(v["clicks_per_visit_ci"], 3),
-            "seconds_per_visit": fmt_number(v["seconds_per_visit"], 1),
-            "seconds_per_visit_ci": fmt_interval(v["seconds_per_visit_ci"], 1),
+            **format_variant(v),
         }
         for v in report["variants"]
     ]
     comparisons = []
     for c in report["comparisons"]:
-        business = []
-        for key, label, digits in [
-            ("clicks_per_visit", "clicks per visit", 3),
-            ("seconds_per_visit", "seconds per visit", 1),
-        ]:
-            other = c.get(key) or {}
-            business.append(
-                {
-                    "label": label,
-                    "difference": fmt_number(other.get("difference"), digits),
-                    "difference_ci": fmt_interval(other.get("difference_ci"), digits),
-                    "p_value": fmt_p(other.get("p_value")),
-                }
-            )
+        formatted = format_comparison(c)
         comparisons.append(
             {
                 "a": c["a"],
                 "b": c["b"],
-                "uplift": fmt_percent(c["uplift"], 1, signed=True),
-                "uplift_ci": fmt_interval(c["uplift_ci"], 1, percent=True, signed=True),
-                "difference": fmt_percent(c["difference"], 2, signed=True),
-                "difference_ci": fmt_interval(c["difference_ci"], 2, percent=True, signed=True),
-                "p_value": fmt_p(c["p_value"]),
+                **formatted,
+                "business": list(formatted["business"].values()),
                 "significant": c.get("significant", False),
-                "business": business,
             }
         )
     ranking = [
         {
             "name": name,
             "evaluated": metrics.get("impressions_evaluated", 0),
-            "values": [fmt_number(metrics.get(key)) for key, _ in RANKING_COLUMNS],
+            "values": format_ranking(metrics),
         }
         for name, metrics in report["ranking"].items()
     ]
     return {
         "report": report,
+        "sf_confidence": CONFIDENCE_LABEL,
         "sf_variants": variants,
         "sf_comparisons": comparisons,
         "sf_ranking_columns": [label for _, label in RANKING_COLUMNS],

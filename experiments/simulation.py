@@ -1,7 +1,8 @@
 """Simulated visitors for the A/B framework: they browse the real site and click recommendations.
 
-Every visitor is a Django test `Client` of its own (its own cookies, hence its own assignment) with
-a browser's User-Agent. It does what a browser running the site's JavaScript does:
+Every visitor is a `WSGIClient` of its own (experiments.wsgi_client: requests to the site's WSGI
+application in this process, with the visitor's own cookies, hence its own assignment) with a
+browser's User-Agent. It does what a browser running the site's JavaScript does:
 
 1. lands on a random public photo page (GET, the real view and template);
 2. reads the "Similar style" section from the HTML: `data-variant`, the signed `data-impression`
@@ -15,10 +16,13 @@ a browser's User-Agent. It does what a browser running the site's JavaScript doe
    `DwellModel`), and follows the first clicked link: another page, another impression, ... for at
    most `max_pages` pages.
 
-Everything random comes from one `random.Random(seed)`: the visitors' cookie ids (so their
-assignments), landing photos, clicks and dwell times, and the global `random` module is seeded too
-for the duration (the `random` strategy draws its lists from it). The same seed on the same
-database gives the same events.
+Everything random comes from one `random.Random(seed)`, passed around, never the global `random`:
+the visitors' cookie ids (so their assignments), landing photos, clicks and dwell times, and the
+`random` variant's lists. Those are drawn by the site while it answers the simulator's requests,
+from a generator spawned from the seed that the simulator hands to the strategies in-process
+(`experiments.strategies.drawing_from`; no request can choose it, and outside the simulator the
+lists come from the operating system's randomness). The same seed on the same database gives the
+same events.
 
 Clicks of one impression are independent of everything else given the list and the positions: no
 visitor is "clickier" than another. Under preference `none` the click probability of an item
@@ -30,7 +34,6 @@ same click-through probability, and a correct two-proportion test is significant
 from __future__ import annotations
 
 import html
-import json
 import math
 import random
 import re
@@ -41,19 +44,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.core.servers.basehttp import get_internal_wsgi_application
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from photos.models import Photo
 from recommender.selectors import active_run, space_cache
-from recommender.services import ensure_index_fresh, recluster
+from recommender.services import recluster, recluster_if_stale
 from recommender.space import StyleSpace
 
 from .assignment import assign, forced_strategy, running_experiment
 from .models import Experiment, Strategy, Variant
+from .strategies import drawing_from
 from .visitors import VISIT_COOKIE, VISITOR_COOKIE
+from .wsgi_client import WSGIApp, WSGIClient
 
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -337,7 +342,7 @@ def activate_experiment(experiment_id: int) -> Experiment:
 
 
 def _request_host() -> str:
-    """A host name the site accepts (the test client's "testserver" is only allowed in tests)."""
+    """A host name the site accepts (ALLOWED_HOSTS)."""
     for host in settings.ALLOWED_HOSTS:
         if host == "*":
             return "localhost"
@@ -395,7 +400,7 @@ class Simulator:
         photos = list(Photo.objects.public().order_by("pk"))
         if not photos:
             raise SimulationError("There are no public photos to visit (try `manage.py demo`).")
-        ensure_index_fresh()  # the first page would pay for it otherwise
+        recluster_if_stale()  # the pages would serve an outdated run otherwise
         run = active_run()
         if run is None:
             recluster()
@@ -419,32 +424,42 @@ class Simulator:
             flat_rate=self.model.flat if self.model.preference == "none" else None,
         )
         rng = random.Random(self.seed)
-        saved_state = random.getstate()
-        random.seed(self.seed)  # the `random` strategy draws from the global generator
-        try:
-            events_url = reverse("api:events")
-            host = _request_host()
-            secure = not settings.DEBUG
+        # The site's own draws (the `random` variant's lists) get a stream of their own, so that
+        # the visitors' draws do not shift with the length of the lists.
+        site_rng = random.Random(rng.getrandbits(64))
+        app = get_internal_wsgi_application()  # settings.WSGI_APPLICATION, what gunicorn serves
+        events_url = reverse("api:events")
+        host = _request_host()
+        secure = not settings.DEBUG
+        with drawing_from(site_rng):
             for n in range(self.visitors):
-                self._visit(rng, photo_ids, urls, events_url, host, secure, result)
+                self._visit(rng, app, photo_ids, urls, events_url, host, secure, result)
                 if self.progress is not None:
                     self.progress(n + 1, self.visitors)
-        finally:
-            random.setstate(saved_state)
         result.seconds = time.perf_counter() - started
         return result
 
-    def _visit(self, rng, photo_ids, urls, events_url, host, secure, result) -> None:
+    def _visit(
+        self,
+        rng: random.Random,
+        app: WSGIApp,
+        photo_ids: list[int],
+        urls: dict[int, str],
+        events_url: str,
+        host: str,
+        secure: bool,
+        result: SimulationResult,
+    ) -> None:
         visitor_id, visit_id = _visitor_id(rng), _visitor_id(rng)
-        client = Client(HTTP_USER_AGENT=USER_AGENT, SERVER_NAME=host)
+        client = WSGIClient(app, host=host, secure=secure, headers={"User-Agent": USER_AGENT})
         client.cookies[VISITOR_COOKIE] = visitor_id
         client.cookies[VISIT_COOKIE] = visit_id
 
         def post(event: dict) -> bool:
-            response = client.post(
-                events_url, json.dumps(event), content_type="application/json", secure=secure
-            )
-            if response.status_code != 204:
+            # The events endpoint takes no session and checks no CSRF token (it is identified by
+            # the visitor's cookies and the signed tokens), so a browser's JSON POST is all.
+            response = client.post_json(events_url, event)
+            if response.status != 204:
                 result.rejected[event["type"]] = result.rejected.get(event["type"], 0) + 1
                 return False
             return True
@@ -453,11 +468,11 @@ class Simulator:
         url = urls[photo]
         tally: VariantTally | None = None
         for _ in range(self.max_pages):
-            response = client.get(url, secure=secure)
-            if response.status_code != 200:
+            response = client.get(url)
+            if response.status != 200:
                 result.page_errors += 1
                 break
-            page = parse_page(response.content.decode(response.charset or "utf-8"))
+            page = parse_page(response.text())
             if tally is None:
                 name = page.variant or assign(visitor_id).variant
                 tally = result.variants.setdefault(name, VariantTally())

@@ -7,7 +7,9 @@ with the strategy of the visitor's assignment (`experiments.assignment`).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 import numpy as np
@@ -25,12 +27,17 @@ from recommender.selectors import (
     similar_to_photo,
     space_cache,
 )
-from recommender.services import ensure_index_fresh
 
 from .assignment import DEFAULT_STRATEGY, assignment_for
 from .models import Click, Strategy
 
 POPULAR_DAYS = 30
+
+# Where the `random` strategy draws when its caller passes no generator: the operating system's
+# randomness. It has no state to seed, share between threads or leak (a visitor cannot predict
+# the next control list from the lists it saw); reproducible runs pass their own generator.
+SYSTEM_RANDOM = random.SystemRandom()
+_in_process_rng: ContextVar[random.Random | None] = ContextVar("strategy_rng", default=None)
 
 
 def current_variant(request=None) -> str:
@@ -73,14 +80,13 @@ def _public_ids(exclude: int) -> list[int]:
 
 def same_cluster(photo: Photo, k: int) -> list[Recommendation]:
     """Photos of the photo's album in the active run, the most similar first."""
-    ensure_index_fresh()
     membership = Membership.objects.filter(run__is_active=True, photo=photo).first()
     if membership is None:
         return []
     members = list(
         Membership.objects.filter(cluster_id=membership.cluster_id)
         .exclude(photo=photo)
-        .filter(photo__published=True, photo__status=Photo.Status.READY)
+        .filter(Photo.public_q("photo__"))
         .values_list("photo_id", flat=True)
     )
     scores = _similarity_to(photo, members)
@@ -92,9 +98,7 @@ def popular(photo: Photo, k: int) -> list[Recommendation]:
     """The most clicked public photos of the last 30 days (newest first among equals)."""
     since = timezone.now() - timedelta(days=POPULAR_DAYS)
     counts = dict(
-        Click.objects.filter(
-            created_at__gte=since, target__published=True, target__status=Photo.Status.READY
-        )
+        Click.objects.filter(Photo.public_q("target__"), created_at__gte=since)
         .exclude(target=photo)
         .values_list("target")
         .annotate(n=Count("id"))
@@ -114,11 +118,27 @@ def popular(photo: Photo, k: int) -> list[Recommendation]:
     return _as_recommendations(ranked, {pid: counts.get(pid, 0) / top for pid in ranked})
 
 
-def random_photos(photo: Photo, k: int) -> list[Recommendation]:
-    """Public photos picked at random. Scores are their true style similarity, so that the
-    logs can show how well similarity predicts clicks even where it did not choose the list."""
-    candidates = _public_ids(photo.pk)
-    chosen = random.sample(candidates, min(k, len(candidates)))
+@contextmanager
+def drawing_from(rng: random.Random) -> Iterator[random.Random]:
+    """Within this block (this thread or task, in this process) the `random` strategy draws from
+    `rng` when its caller passes none: how the traffic simulator, calling the site in-process
+    (experiments.wsgi_client), makes the pages' random lists reproducible from its seed. Nothing
+    a request carries can set it, and the global `random` is never touched."""
+    token = _in_process_rng.set(rng)
+    try:
+        yield rng
+    finally:
+        _in_process_rng.reset(token)
+
+
+def random_photos(photo: Photo, k: int, rng: random.Random | None = None) -> list[Recommendation]:
+    """Public photos picked at random, from `rng` (else the `drawing_from` generator, else the
+    system's randomness). Scores are their true style similarity, so that the logs can show how
+    well similarity predicts clicks even where it did not choose the list."""
+    if rng is None:
+        rng = _in_process_rng.get() or SYSTEM_RANDOM
+    candidates = sorted(_public_ids(photo.pk))  # a fixed order: the same generator, the same list
+    chosen = rng.sample(candidates, min(k, len(candidates)))
     return _as_recommendations(chosen, _similarity_to(photo, chosen))
 
 
@@ -135,8 +155,13 @@ PHOTO_STRATEGIES: dict[str, Callable[[Photo, int], list[Recommendation]]] = {
 }
 
 
-def recommend_for_photo(photo: Photo, strategy: str, k: int) -> list[Recommendation]:
-    """The list `strategy` shows under `photo` (unknown names fall back to the default)."""
+def recommend_for_photo(
+    photo: Photo, strategy: str, k: int, rng: random.Random | None = None
+) -> list[Recommendation]:
+    """The list `strategy` shows under `photo` (unknown names fall back to the default); `rng`
+    is for the strategies that draw at random (see `random_photos`), the others ignore it."""
+    if strategy == Strategy.RANDOM:
+        return random_photos(photo, k, rng)
     return PHOTO_STRATEGIES.get(strategy, similar_to_photo)(photo, k)
 
 

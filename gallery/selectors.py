@@ -144,7 +144,7 @@ def similar_to_upload(
 
 def _visible(results: list[Recommendation]) -> list[Recommendation]:
     """Belt and braces: the recommender only returns public photos; never show anything else."""
-    return [r for r in results if r.photo.published and r.photo.status == Photo.Status.READY]
+    return [r for r in results if r.photo.is_public]
 
 
 # --- Albums --------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 documents the embeddable widget.
 
 Views stay thin: queries live in `gallery.selectors`; what is computed here is only how a photo is
-presented (which rendition files go into `srcset`, how wide a tile is, how a recommendation's
-reasons read).
+presented (which renditions a tile or the photo page offers, how wide a tile is drawn, how a
+recommendation's reasons read). The `<img>` itself is the `{% picture %}` tag's (photos app).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from experiments.assignment import Assignment, assignment_for
 from experiments.models import Strategy
 from experiments.tokens import impression_token
 from photos.models import Photo
-from photos.renditions import SPECS
+from photos.renditions import SPECS, Picture, picture
 from recommender.albums import AlbumCard, name_parts
 from recommender.selectors import Recommendation
+from recommender.services import request_recluster_if_stale
 
 from . import selectors
 from .forms import WIDGET_DEFAULT_COUNT, WIDGET_DEFAULT_TITLE, FindSimilarForm, WidgetSnippetForm
@@ -55,45 +56,9 @@ LARGE_SCREEN_ROW_PX = 272
 ROW_STRETCH = 1.5
 
 
-@dataclass(frozen=True)
-class Picture:
-    """Everything an `<img>` of a photo needs: one `src`, a `srcset` and intrinsic size."""
-
-    src: str
-    srcset: str
-    width: int
-    height: int
-
-    @property
-    def ratio(self) -> float:
-        return self.width / self.height if self.height else 1.0
-
-    @property
-    def stage_sizes(self) -> str:
-        """`sizes` on the photo page: the stage is at most 90rem wide and one screen high."""
-        return f"min(100vw, 90rem, (100vh - 9rem) * {self.ratio:.3f})"
-
-
-def picture(photo: Photo, specs: Iterable[str]) -> Picture | None:
-    """A `Picture` from the renditions `specs` (smallest first) that exist, or None.
-
-    Small originals are never upscaled, so two specs can have the same width: the `srcset` lists
-    each width once. The `src` (for browsers without `srcset`) is the largest rendition.
-    """
-    renditions = [r for r in (photo.rendition(spec) for spec in specs) if r is not None]
-    if not renditions:
-        return None
-    by_width = {}
-    for rendition in renditions:
-        by_width.setdefault(rendition.width, rendition)
-    candidates = sorted(by_width.values(), key=lambda r: r.width)
-    largest = candidates[-1]
-    return Picture(
-        src=largest.file.url,
-        srcset=", ".join(f"{r.file.url} {r.width}w" for r in candidates),
-        width=largest.width,
-        height=largest.height,
-    )
+def stage_sizes(image: Picture) -> str:
+    """`sizes` on the photo page: the stage is at most 90rem wide and one screen high."""
+    return f"min(100vw, 90rem, (100vh - 9rem) * {image.ratio:.3f})"
 
 
 @dataclass(frozen=True)
@@ -235,6 +200,11 @@ class SimilarItem:
     height: int
 
     @property
+    def image(self) -> Picture:
+        """The thumbnail, for `{% picture %}`."""
+        return Picture(self.src, "", self.width, self.height, alt=self.photo.alt_text)
+
+    @property
     def similarity_percent(self) -> int:
         return round(max(0.0, min(1.0, self.score)) * 100)
 
@@ -314,6 +284,7 @@ def _impression(
 def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     is_staff = _is_staff(request)
     photo, is_public = selectors.photo_for_viewer(pk, is_staff=is_staff)
+    request_recluster_if_stale()  # the page reads the active run either way
     neighbours = selectors.photo_neighbours(photo)
     image = picture(photo, ("medium", "display"))
     og_image = request.build_absolute_uri(image.src) if image and is_public else ""
@@ -328,6 +299,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "photo": photo,
             "image": image,
+            "stage_sizes": stage_sizes(image) if image else "",
             "is_public": is_public,
             "preview_reasons": [] if is_public else _preview_reasons(photo),
             "previous_photo": neighbours.previous,
@@ -358,6 +330,7 @@ def _albums_like(image: Image.Image) -> list[AlbumCard]:
 def find_similar(request: HttpRequest) -> HttpResponse:
     """Upload a photo, see the gallery's photos of the same style. The upload is analysed in
     memory and discarded: no file is written to storage, nothing is added to the database."""
+    request_recluster_if_stale()  # the search reads the active run either way
     assignment = assignment_for(request)
     context = {
         "assignment": assignment,

@@ -26,8 +26,9 @@ from django.utils.translation import ngettext
 from .archives import import_zip, looks_like_zip
 from .forms import PhotoUploadForm
 from .models import OrphanedFile, Photo, Rendition
-from .pipeline import NOT_QUEUED
+from .queueing import NOT_QUEUED
 from .services import ImportReport, reprocess_photos, set_published
+from .signals import announce_settled
 from .storage import purge_orphans
 
 logger = logging.getLogger(__name__)
@@ -273,6 +274,19 @@ class PhotoAdmin(admin.ModelAdmin):
             photo.alt_text,
         )
 
+    # --- Edits: the writer pays for the re-cluster in the embedded default ---------------------
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        announce_settled()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        announce_settled()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        announce_settled()
+
     # --- Actions ------------------------------------------------------------------------------
     @admin.action(description="Re-process selected photos", permissions=["change"])
     def reprocess_selected(self, request, queryset):
@@ -376,6 +390,7 @@ class PhotoAdmin(admin.ModelAdmin):
                 report = self._import_uploads(
                     request, form.cleaned_data["files"], form.cleaned_data["published"]
                 )
+                announce_settled()  # the embedded default re-clusters before answering
                 return self._upload_result(request, report)
         else:
             form = PhotoUploadForm()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 
 class PhotoQuerySet(models.QuerySet):
     def public(self) -> PhotoQuerySet:
         """What visitors may see: published photos whose renditions exist."""
-        return self.filter(published=True, status=Photo.Status.READY)
+        return self.filter(Photo.public_q())
 
     def with_renditions(self) -> PhotoQuerySet:
         return self.prefetch_related("renditions")
@@ -63,6 +64,26 @@ class Photo(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:photo", args=[self.pk])
+
+    # --- The one "public photo" rule -------------------------------------------------------------
+    # Visitors see a photo once it is published and processed (its renditions exist). Everything
+    # that decides what is public asks here: `Photo.objects.public()` for photos,
+    # `Photo.public_q("photo__")` through a relation, `photo.is_public` for one loaded photo.
+
+    @classmethod
+    def public_fields(cls) -> dict[str, object]:
+        """The rule as field values: every one must hold for a photo to be public."""
+        return {"published": True, "status": cls.Status.READY}
+
+    @classmethod
+    def public_q(cls, prefix: str = "") -> Q:
+        """The rule as a `Q`, applied through a relation with `prefix` (e.g. ``"neighbour__"``)."""
+        return Q(**{f"{prefix}{field}": value for field, value in cls.public_fields().items()})
+
+    @property
+    def is_public(self) -> bool:
+        """Whether visitors may see this photo (the same rule as `Photo.objects.public()`)."""
+        return all(getattr(self, field) == value for field, value in self.public_fields().items())
 
     @property
     def display_title(self) -> str:

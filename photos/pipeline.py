@@ -1,5 +1,8 @@
 """Processing of one photo after ingest: renditions, then every registered step.
 
+Only the processing: handing a photo to the task queue is `photos.queueing`'s job, so the task
+module (`photos.tasks`) imports this one and nothing here imports the task back.
+
 `photos` knows nothing of what later apps compute from a photo; `recommender` registers its
 feature extraction here (DESIGN.md §2: photos never imports recommender).
 """
@@ -52,49 +55,6 @@ def register_step(step: ProcessingStep) -> ProcessingStep:
     if step not in _steps:
         _steps.append(step)
     return step
-
-
-def enqueue_processing(photo_id: int) -> bool:
-    """Hand a photo to the task queue (in-process in the embedded default).
-
-    Returns False when the queue cannot be reached: the photo stays `pending` (nothing is lost)
-    and can be re-queued from the admin or with `manage.py process_pending`.
-    """
-    from .tasks import process_photo_task
-
-    try:
-        process_photo_task.delay(photo_id)
-    except Exception:  # broker down: kombu/redis raise several types
-        logger.warning(
-            "Could not queue photo %s for processing; it stays pending", photo_id, exc_info=True
-        )
-        _note_not_queued(photo_id, True)
-        return False
-    _note_not_queued(photo_id, False)
-    return True
-
-
-#: Shown on a pending photo (admin list, upload result) while the task queue was unreachable.
-NOT_QUEUED = (
-    "Not queued yet: the task queue could not be reached. It will be processed once "
-    "`python manage.py process_pending` (or “Re-process selected photos”) queues it again."
-)
-
-
-def _note_not_queued(photo_id: int, not_queued: bool) -> None:
-    """Record on a pending photo whether it waits for the queue to come back (or clear that)."""
-    before, after = ("", NOT_QUEUED) if not_queued else (NOT_QUEUED, "")
-    try:
-        Photo.objects.filter(pk=photo_id, status=Photo.Status.PENDING, error=before).update(
-            error=after
-        )
-    except Exception:  # the database may be what is down
-        logger.warning("Could not record the queue state of photo %s", photo_id, exc_info=True)
-
-
-def request_processing(photo_id: int) -> None:
-    """Queue a photo for processing once the current transaction commits."""
-    transaction.on_commit(lambda: enqueue_processing(photo_id))
 
 
 def process_photo(photo_id: int, *, raise_transient: bool = False) -> Photo | None:

@@ -1,9 +1,12 @@
-"""Web renditions of a photo: resized, EXIF-oriented sRGB WebP files, one per spec."""
+"""Web renditions of a photo: resized, EXIF-oriented sRGB WebP files, one per spec, and the
+`Picture` an `<img>` of them is drawn from (rendered by the `{% picture %}` tag,
+`photos/templatetags/photos_tags.py`)."""
 
 from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -27,6 +30,61 @@ SPECS: tuple[RenditionSpec, ...] = (
     RenditionSpec("medium", 800, 82),
     RenditionSpec("display", 1600, 85),
 )
+
+
+SPEC_NAMES: tuple[str, ...] = tuple(spec.name for spec in sorted(SPECS, key=lambda s: s.max_side))
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Everything an `<img>` of a photo needs: one `src`, a `srcset`, intrinsic size and `alt`."""
+
+    src: str
+    srcset: str
+    width: int
+    height: int
+    alt: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.width / self.height if self.height else 1.0
+
+    @classmethod
+    def of_rendition(cls, rendition: Rendition, alt: str | None = None) -> Picture:
+        """One rendition file (no `srcset`); `alt` defaults to the photo's."""
+        return cls(
+            src=rendition.file.url,
+            srcset="",
+            width=rendition.width,
+            height=rendition.height,
+            alt=rendition.photo.alt_text if alt is None else alt,
+        )
+
+
+def picture(photo: Photo, specs: Iterable[str] | None = None) -> Picture | None:
+    """A `Picture` from the renditions `specs` (default: all) that exist, or None.
+
+    Uses the photo's prefetched renditions when they were loaded (`with_renditions()`).
+    Small originals are never upscaled, so two specs can have the same width: the `srcset` lists
+    each width once, smallest first. The `src` (for browsers without `srcset`) and the intrinsic
+    size are the largest rendition's.
+    """
+    names = SPEC_NAMES if specs is None else tuple(specs)
+    renditions = [r for r in (photo.rendition(name) for name in names) if r is not None]
+    if not renditions:
+        return None
+    by_width: dict[int, Rendition] = {}
+    for rendition in renditions:
+        by_width.setdefault(rendition.width, rendition)
+    candidates = sorted(by_width.values(), key=lambda r: r.width)
+    largest = candidates[-1]
+    return Picture(
+        src=largest.file.url,
+        srcset=", ".join(f"{r.file.url} {r.width}w" for r in candidates),
+        width=largest.width,
+        height=largest.height,
+        alt=photo.alt_text,
+    )
 
 
 def _encode_webp(image: Image.Image, quality: int) -> bytes:

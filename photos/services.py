@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from . import storage as media
 from .imaging import ImageRejected, inspect_image, sha256_of
 from .models import Photo
-from .pipeline import request_processing
-from .signals import announce_change
+from .queueing import request_processing
+from .signals import announce_change, announce_settled
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ def reprocess_photos(photos: Iterable[Photo]) -> int:
         Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PENDING, error="")
         request_processing(photo.pk)
         count += 1
+    announce_settled()
     return count
 
 
@@ -137,6 +138,7 @@ def set_published(photos: Iterable[Photo], published: bool) -> int:
     ids = [photo.pk for photo in photos]
     count = Photo.objects.filter(pk__in=ids).update(published=published)
     announce_change(ids)
+    announce_settled()
     return count
 
 

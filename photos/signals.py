@@ -16,9 +16,21 @@ from .models import Photo, Rendition
 #: sent with `photo_ids` (list of ints) after the change is committed
 library_changed = Signal()
 
+#: sent when a writer (the import command, an admin upload or edit, an API upload) has finished
+#: its whole change, after it is committed. Work that follows the library in-process (the
+#: recommender's index in the embedded default, which has no task queue) is done now, by the
+#: writer, so that no reader pays for it.
+library_settled = Signal()
+
 
 def announce_change(photo_ids: list[int]) -> None:
     transaction.on_commit(lambda: library_changed.send(sender=Photo, photo_ids=photo_ids))
+
+
+def announce_settled() -> None:
+    """The writer is done. Callbacks queued before this one (processing photos in-process) run
+    first: `on_commit` keeps their order."""
+    transaction.on_commit(lambda: library_settled.send(sender=Photo))
 
 
 def _delete_file_on_commit(field_file, reason: str) -> None:

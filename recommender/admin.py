@@ -21,7 +21,8 @@ from photos.models import Photo, Rendition
 
 from . import services
 from .charts import line_chart_svg, sweep_series
-from .features import KNOWN_EXTRACTORS, availability
+from .extraction import extractor_availability
+from .features import KNOWN_EXTRACTORS
 from .models import Album, Cluster, ClusterRun, Membership, RecommenderSettings
 
 logger = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
             return
         try:
             services.request_recluster()
+            services.settle()  # the embedded default re-clusters now, before answering
         except Exception as exc:
             logger.exception("Could not request a re-cluster after a settings change")
             self.message_user(
@@ -234,7 +236,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
             if name not in enabled:
                 rows.append((name, "off", "not in STYLEFINDER_EXTRACTORS"))
                 continue
-            ok, reason = availability(name)
+            ok, reason = extractor_availability(name)
             rows.append((name, "available" if ok else "unavailable", "" if ok else reason))
         return format_html(
             "<ul class='sf-status'>{}</ul>",
@@ -338,7 +340,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        # The active run is what visitors see; it is replaced by re-clustering, not deleted.
+        # The active run is what the site serves; it is replaced by re-clustering, not deleted.
         if obj is not None and obj.is_active:
             return False
         return super().has_delete_permission(request, obj)

@@ -162,7 +162,7 @@ def match_albums(
 
 
 def _public(prefix: str = "") -> Q:
-    return Q(**{f"{prefix}published": True, f"{prefix}status": Photo.Status.READY})
+    return Photo.public_q(prefix)
 
 
 @dataclass
@@ -231,7 +231,7 @@ def _cards(clusters: QuerySet[Cluster]) -> list[AlbumCard]:
     cover_ids = {}
     for cluster in rows:
         cover = cluster.cover
-        usable = cover is not None and cover.published and cover.status == Photo.Status.READY
+        usable = cover is not None and cover.is_public
         cover_ids[cluster.pk] = cover.pk if usable else cluster.nearest_public
     thumbs = {
         rendition.photo_id: rendition
@@ -415,7 +415,7 @@ def nearest_albums(query: Mapping[str, np.ndarray] | np.ndarray, k: int = 3) -> 
 
 
 def nearest_albums_for_image(image: Image.Image, k: int = 3) -> list[AlbumCard]:
-    """`nearest_albums` for a visitor's uploaded image (analysed in memory, never stored)."""
+    """`nearest_albums` for an image that is not in the gallery (analysed in memory, never stored)."""
     from .selectors import query_features
 
     features = query_features(image)

@@ -7,15 +7,22 @@ class RecommenderConfig(AppConfig):
 
     def ready(self) -> None:
         from photos import pipeline
-        from photos.signals import library_changed
+        from photos.signals import library_changed, library_settled
 
         from . import services
 
         pipeline.register_step(services.extract_photo_features)
         library_changed.connect(_library_changed, dispatch_uid="recommender.library_changed")
+        library_settled.connect(_library_settled, dispatch_uid="recommender.library_settled")
 
 
 def _library_changed(sender, photo_ids, **kwargs) -> None:
     from .services import request_recluster
 
     request_recluster()
+
+
+def _library_settled(sender, **kwargs) -> None:
+    from .services import settle
+
+    settle()

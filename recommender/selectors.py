@@ -16,8 +16,8 @@ from photos.storage import describe as describe_storage_error
 
 from .blocks import embed
 from .explain import reasons
-from .models import ClusterRun, FeatureVector, Neighbour
-from .services import configured_extractors, ensure_index_fresh, extract_image_features
+from .extraction import configured_extractors, extract_image_features
+from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from .space import StyleSpace
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ class Recommendation:
 
 def active_run() -> ClusterRun | None:
     return ClusterRun.objects.filter(is_active=True).first()
+
+
+def index_is_stale() -> bool:
+    """Photos or settings changed after the last re-cluster started."""
+    return RecommenderSettings.objects.filter(pk=1, index_dirty_since__isnull=False).exists()
 
 
 class _SpaceCache:
@@ -99,7 +104,7 @@ def precomputed_neighbours(run: ClusterRun, photo: Photo, k: int) -> list[Recomm
     """The stored neighbours of a photo in `run` that are still public: one query."""
     rows = (
         Neighbour.objects.filter(run=run, photo=photo)
-        .filter(neighbour__published=True, neighbour__status=Photo.Status.READY)
+        .filter(Photo.public_q("neighbour__"))
         .select_related("neighbour")
         .annotate(thumb=_thumbnail_subquery("neighbour"))
         .order_by("rank")[:k]
@@ -141,7 +146,7 @@ def _search(
     out = []
     for photo_id, score in hits:
         photo = photos.get(photo_id)
-        if photo is None or not (photo.published and photo.status == Photo.Status.READY):
+        if photo is None or not photo.is_public:
             continue
         why = reasons(source_style, styles.get(photo_id))
         out.append(Recommendation(photo, score, len(out) + 1, why, photo.thumb))
@@ -151,7 +156,6 @@ def _search(
 def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
     """Most similar public photos: precomputed when the photo is in the active run, else searched
     on the fly with the photo's stored vectors (new or unpublished photos)."""
-    ensure_index_fresh()
     run = active_run()
     if run is None:
         return []
@@ -203,7 +207,6 @@ def query_features(image: Image.Image, run: ClusterRun | None = None) -> dict[st
 
 def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
     """Most similar public photos for an image that is not in the gallery (an upload)."""
-    ensure_index_fresh()
     run = active_run()
     space = space_cache.get(run) if run else None
     if space is None:

@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
 from photos.imaging import open_normalized
 from photos.models import Photo
@@ -23,7 +22,12 @@ from .albums import describe_cluster, match_albums
 from .blocks import cnn_layout, fit_space
 from .clustering import cluster
 from .explain import reasons, style_attributes
-from .features import FeatureExtractor, get_extractor, usable_extractors
+from .extraction import (
+    configured_extractor,
+    configured_extractors,
+    extract_image_features,
+    load_vectors,
+)
 from .models import (
     Album,
     Cluster,
@@ -33,28 +37,13 @@ from .models import (
     Neighbour,
     RecommenderSettings,
 )
+from .selectors import index_is_stale
 
 logger = logging.getLogger(__name__)
 
 REBUILD_LOCK = "recommender:rebuild-lock"
 REBUILD_LOCK_SECONDS = 30 * 60  # expires, so a crashed build never blocks the next one
 RUNS_KEPT = 3
-
-
-def configured_extractors() -> list[FeatureExtractor]:
-    """Extractors enabled in settings (and, for cnn, in the admin) that can run here."""
-    names = list(settings.STYLEFINDER_EXTRACTORS)
-    if "cnn" in names and not RecommenderSettings.load().cnn_enabled:
-        names.remove("cnn")
-    return usable_extractors(names)
-
-
-def extract_image_features(
-    image: Image.Image, extractors: list[FeatureExtractor] | None = None
-) -> dict[str, np.ndarray]:
-    """Run extractors on one decoded image: {extractor name: vector}."""
-    extractors = configured_extractors() if extractors is None else extractors
-    return {extractor.name: extractor.extract(image) for extractor in extractors}
 
 
 def extract_photo_features(photo: Photo) -> None:
@@ -81,8 +70,8 @@ def request_recluster() -> None:
     """Photos changed: mark the index stale and, with a task queue, schedule a debounced run.
 
     Many requests in a burst (a zip of 500 photos) cause one run once the burst has been quiet
-    for STYLEFINDER_RECLUSTER_DELAY seconds. In the embedded default (no queue) the next reader
-    re-clusters instead (`ensure_index_fresh`).
+    for STYLEFINDER_RECLUSTER_DELAY seconds. In the embedded default (no queue) the writer
+    re-clusters once its whole change is done (`settle`).
     """
     RecommenderSettings.load()
     RecommenderSettings.objects.filter(pk=1, index_dirty_since__isnull=True).update(
@@ -120,26 +109,6 @@ def run_debounced_recluster() -> str:
     if result.run is None and "Another re-cluster" in result.message:
         schedule_recluster()
     return result.message
-
-
-def load_vectors(photo_ids: list[int], extractors: list[tuple[str, int]]) -> dict[str, np.ndarray]:
-    """{extractor: (len(photo_ids), dim) array} with NaN rows where a photo lacks a vector."""
-    row_of = {pid: i for i, pid in enumerate(photo_ids)}
-    out: dict[str, np.ndarray] = {}
-    for name, version in extractors:
-        rows = FeatureVector.objects.filter(
-            photo_id__in=photo_ids, extractor=name, version=version
-        ).values_list("photo_id", "data")
-        matrix = None
-        for photo_id, data in rows.iterator(chunk_size=2000):
-            vector = np.frombuffer(bytes(data), dtype="<f4")
-            if matrix is None:
-                matrix = np.full((len(photo_ids), vector.shape[0]), np.nan, np.float32)
-            if vector.shape[0] == matrix.shape[1]:
-                matrix[row_of[photo_id]] = vector
-        if matrix is not None:
-            out[name] = matrix
-    return out
 
 
 @dataclass
@@ -182,7 +151,7 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     features = {name: matrix[has_vectors] for name, matrix in features.items()}
 
     space_settings = knobs.space_settings()
-    layout = cnn_layout(get_extractor("cnn")) if "cnn" in features else None
+    layout = cnn_layout(configured_extractor("cnn")) if "cnn" in features else None
     fixed_k = k if k else (None if auto else knobs.cluster_count)
     config = {
         "extractors": [f"{name}@{version}" for name, version in extractors],
@@ -339,11 +308,41 @@ def _prune_old_runs() -> None:
         old.delete()
 
 
-def ensure_index_fresh() -> None:
-    """Embedded default (no task queue): re-cluster now when photos changed since the last run.
-    With a queue, workers do it in the background and readers keep the active run."""
+def recluster_if_stale() -> RebuildResult | None:
+    """Re-cluster now if photos changed since the last run; None when the index is fresh."""
+    return recluster() if index_is_stale() else None
+
+
+def settle() -> None:
+    """A writer finished changing the library (photos.signals.library_settled).
+
+    In the embedded default (no task queue) the writer pays for the re-cluster now, so that no
+    reader does. A failed run is recorded (visible in the admin) and logged; the
+    writer's photos are kept either way. With a queue the debounced task does the work.
+    """
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return
-    knobs = RecommenderSettings.load()
-    if knobs.index_dirty_since is not None:
-        recluster()
+    try:
+        recluster_if_stale()
+    except Exception:
+        logger.exception("Re-clustering after a change to the library failed")
+
+
+STALE_CHECKED = "recommender:stale-checked"
+STALE_CHECK_SECONDS = 30
+
+
+def request_recluster_if_stale() -> None:
+    """A reader found the index possibly stale: make sure a re-cluster is on its way.
+
+    The reader keeps serving the active run. With a queue, a change whose task could not be
+    queued (the broker was down) is picked up here, at most once per STALE_CHECK_SECONDS per
+    cache. In the embedded default the writer has paid already (`settle`).
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER or cache.get(RECLUSTER_SCHEDULED):
+        return
+    if not cache.add(STALE_CHECKED, "1", timeout=STALE_CHECK_SECONDS):
+        return
+    if index_is_stale():
+        cache.set(RECLUSTER_REQUESTED_AT, time.time(), timeout=None)
+        schedule_recluster()

@@ -38,7 +38,9 @@ def fresh_cache():
 
 @pytest.fixture
 def ingest(db, django_capture_on_commit_callbacks):
-    """Ingest a file and run the after-commit processing, as a real request would."""
+    """Ingest a file and run the after-commit processing, as `ingest_photo` in a request would.
+
+    Like the service, it leaves the index stale: a writer that is done calls `settle`."""
     from photos.services import ingest_photo
 
     def _ingest(file, **kwargs):
@@ -48,3 +50,16 @@ def ingest(db, django_capture_on_commit_callbacks):
         return photo
 
     return _ingest
+
+
+@pytest.fixture
+def settle(db, django_capture_on_commit_callbacks):
+    """The writer is done (photos.signals.announce_settled): in the embedded default this is
+    where the index is re-clustered, as after an upload, an import or an admin edit."""
+    from photos.signals import announce_settled
+
+    def _settle():
+        with django_capture_on_commit_callbacks(execute=True):
+            announce_settled()
+
+    return _settle

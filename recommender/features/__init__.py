@@ -1,38 +1,36 @@
-"""Feature extractors, one module each, and the registry the rest of the app asks for them."""
+"""Feature extractors, one module each, and the registry that hands out shared instances.
+
+A pure library: no Django here. Configuration is passed in (`CnnConfig` for the CNN); the site
+builds it from its settings in `recommender.extraction`.
+"""
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 
 from .base import ExtractorUnavailable, FeatureExtractor
+from .cnn import CnnConfig, CnnExtractor
 from .style import StyleExtractor
-
-logger = logging.getLogger(__name__)
 
 KNOWN_EXTRACTORS = ("style", "cnn")
 
 
 @cache
-def get_extractor(name: str) -> FeatureExtractor:
-    """One shared instance per extractor per process (the CNN model loads once)."""
+def get_extractor(name: str, cnn_config: CnnConfig | None = None) -> FeatureExtractor:
+    """One shared instance per extractor (for cnn: per configuration, default `CnnConfig()`) per
+    process, so the CNN model loads once. `cnn_config` is ignored by the other extractors."""
     if name == "style":
         return StyleExtractor()
     if name == "cnn":
-        from .cnn import CnnExtractor
-
-        return CnnExtractor()
+        return CnnExtractor(cnn_config)
     raise KeyError(f"Unknown feature extractor {name!r}; known: {', '.join(KNOWN_EXTRACTORS)}")
 
 
-_reported: set[str] = set()
-
-
-def availability(name: str) -> tuple[bool, str]:
+def availability(name: str, cnn_config: CnnConfig | None = None) -> tuple[bool, str]:
     """(available, reason) for the admin and logs. Any failure to load counts as unavailable:
     a missing package or a broken model file must not stop photos from being processed."""
     try:
-        get_extractor(name).check_available()
+        get_extractor(name, cnn_config).check_available()
     except ExtractorUnavailable as exc:
         return False, str(exc)
     except Exception as exc:
@@ -40,24 +38,13 @@ def availability(name: str) -> tuple[bool, str]:
     return True, "available"
 
 
-def usable_extractors(names: list[str]) -> list[FeatureExtractor]:
-    """The named extractors that can run here; unavailable ones are skipped (and logged once)."""
-    usable = []
-    for name in names:
-        ok, reason = availability(name)
-        if ok:
-            usable.append(get_extractor(name))
-        elif name not in _reported:
-            _reported.add(name)
-            logger.warning("Feature extractor %r is unavailable: %s", name, reason)
-    return usable
-
-
 __all__ = [
+    "KNOWN_EXTRACTORS",
+    "CnnConfig",
+    "CnnExtractor",
     "ExtractorUnavailable",
     "FeatureExtractor",
     "StyleExtractor",
     "availability",
     "get_extractor",
-    "usable_extractors",
 ]

@@ -7,8 +7,9 @@ Output vector, float32, in this order (see `CnnExtractor.blocks`):
   per-channel standard deviation (first- and second-order, Gram-style statistics of early
   layers: colour, tone, texture — how the photo looks).
 
-Configuration (Django settings of the same name win over the environment; both are read lazily,
-when the model is first needed, so this module imports without Django and without TensorFlow):
+Configuration is passed in as a `CnnConfig` (no Django here: the site builds it from its settings in
+`recommender.extraction`, scripts from the environment with `CnnConfig.from_mapping(os.environ)`).
+Its fields carry the names of these settings / environment variables:
 
 ``STYLEFINDER_CNN_WEIGHTS``
     Local file. A full saved model (``.keras``, or an ``.h5`` holding a model) is used as is, e.g.
@@ -26,19 +27,15 @@ when the model is first needed, so this module imports without Django and withou
     files, `APPLICATION_STYLE_LAYERS` for applications, else the last layers at 1/2 and 1/4 of the
     input resolution.
 ``STYLEFINDER_CNN_BATCH_SIZE`` (16)
-``STYLEFINDER_CNN_LABELS``
-    Optional class names for `CnnExtractor.classify` (one a line; a 1001-line ImageNet file with
-    ``background`` first is aligned to a 1000-class model).
 
 If no model can be had, `CnnExtractor.check_available` raises `ExtractorUnavailable` saying why,
-logs it once, and remembers it (no retry storm; `CnnExtractor.reset` retries). The model is loaded
+logs it once, and remembers it for the life of the process (no retry storm). The model is loaded
 once per process and configuration, under a lock. Load it after forking (Celery prefork workers
 load it in each child, lazily), never in a parent that forks.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import socket
@@ -82,10 +79,17 @@ ENV_MODEL = "STYLEFINDER_CNN_MODEL"
 ENV_EMBEDDING_LAYER = "STYLEFINDER_CNN_EMBEDDING_LAYER"
 ENV_STYLE_LAYERS = "STYLEFINDER_CNN_STYLE_LAYERS"
 ENV_BATCH_SIZE = "STYLEFINDER_CNN_BATCH_SIZE"
-ENV_LABELS = "STYLEFINDER_CNN_LABELS"
 ENV_DOWNLOAD_TIMEOUT = "STYLEFINDER_CNN_DOWNLOAD_TIMEOUT"
 
-_MISSING = object()
+#: `CnnConfig` field → the setting / environment variable it comes from.
+SETTING_NAMES: dict[str, str] = {
+    "weights": ENV_WEIGHTS,
+    "model": ENV_MODEL,
+    "embedding_layer": ENV_EMBEDDING_LAYER,
+    "style_layers": ENV_STYLE_LAYERS,
+    "batch_size": ENV_BATCH_SIZE,
+    "download_timeout": ENV_DOWNLOAD_TIMEOUT,
+}
 
 
 # --- Configuration ------------------------------------------------------------------------------
@@ -112,14 +116,16 @@ def _blank_to_none(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class CnnConfig:
-    """Where the CNN comes from and how it is run. Hashable: one loaded model per config."""
+    """Where the CNN comes from and how it is run. Hashable: one loaded model per config.
+
+    Invalid values raise `ValueError` naming the setting they come from.
+    """
 
     weights: str | None = None
     model: str = DEFAULT_MODEL
     embedding_layer: str | None = None
     style_layers: tuple[str, ...] | None = None
     batch_size: int = 16
-    labels: str | None = None
     download_timeout: float = 15.0
 
     def __post_init__(self) -> None:
@@ -129,7 +135,6 @@ class CnnConfig:
         set_(self, "model", _blank_to_none(self.model) or DEFAULT_MODEL)
         set_(self, "embedding_layer", _blank_to_none(self.embedding_layer))
         set_(self, "style_layers", _parse_layers(self.style_layers))
-        set_(self, "labels", _blank_to_none(self.labels))
         try:
             batch_size = int(self.batch_size)
         except (TypeError, ValueError):
@@ -151,47 +156,16 @@ class CnnConfig:
 
     @property
     def model_key(self) -> tuple[Any, ...]:
-        """The fields that determine the loaded model (batch size and labels do not)."""
+        """The fields that determine the loaded model (the batch size does not)."""
         return (self.weights, self.model, self.embedding_layer, self.style_layers)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> CnnConfig:
-        """Read the ``STYLEFINDER_CNN_*`` environment variables (missing → defaults)."""
-        env = os.environ if environ is None else environ
-        return cls._from_lookup(lambda name: env.get(name, _MISSING))
-
-    @classmethod
-    def from_settings(cls) -> CnnConfig:
-        """Django settings of the same names when Django is configured, else the environment."""
-        return cls._from_lookup(
-            lambda name: _django_setting(name, default=os.environ.get(name, _MISSING))
+    def from_mapping(cls, values: Mapping[str, Any]) -> CnnConfig:
+        """From ``STYLEFINDER_CNN_*`` names → values (Django settings, or `os.environ`); names
+        that are missing keep their defaults."""
+        return cls(
+            **{field: values[name] for field, name in SETTING_NAMES.items() if name in values}
         )
-
-    @classmethod
-    def _from_lookup(cls, lookup: Callable[[str], Any]) -> CnnConfig:
-        fields = {
-            "weights": ENV_WEIGHTS,
-            "model": ENV_MODEL,
-            "embedding_layer": ENV_EMBEDDING_LAYER,
-            "style_layers": ENV_STYLE_LAYERS,
-            "batch_size": ENV_BATCH_SIZE,
-            "labels": ENV_LABELS,
-            "download_timeout": ENV_DOWNLOAD_TIMEOUT,
-        }
-        values = {key: lookup(name) for key, name in fields.items()}
-        return cls(**{key: value for key, value in values.items() if value is not _MISSING})
-
-
-def _django_setting(name: str, default: Any) -> Any:
-    """`settings.<name>` if Django is importable and configured, else `default`. Never raises."""
-    try:
-        from django.conf import settings
-
-        if not (settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE")):
-            return default
-        return getattr(settings, name, default)
-    except Exception:  # Django missing or settings broken: the environment still works
-        return default
 
 
 # --- Loading ------------------------------------------------------------------------------------
@@ -264,15 +238,10 @@ class _Backbone:
 
     description: str
     side: int
-    model: Any  # the Keras model as loaded/built (for `classify`)
-    features: Any  # keras.Model(inputs, [embedding, *style_layers])
     forward: Callable[[np.ndarray], np.ndarray]  # preprocessed batch → feature vectors
     preprocess: Callable[[np.ndarray], np.ndarray] | None  # applications' preprocess_input
-    embedding_layer: str
     embedding_dim: int
-    style_layers: tuple[str, ...]
     style_channels: tuple[int, ...]
-    classes: int | None  # units of a 1000-way (or 1001) softmax output, if any
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -290,7 +259,6 @@ def _load_backbone(config: CnnConfig) -> _Backbone:
         what = "is a directory, not a file" if weights.is_dir() else "does not exist"
         raise _unavailable(f"{ENV_WEIGHTS}={weights} {what}.")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import keras
     except Exception as exc:  # ImportError, or a broken TensorFlow install
@@ -475,25 +443,17 @@ def _wrap(
             parts += [mean, ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))]
         return ops.concatenate(parts, axis=-1)
 
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    import tensorflow as tf  # Keras' only backend here (requirements.txt: tensorflow-cpu)
 
-        # One graph for every batch size: no retracing between full and partial batches.
-        compiled = tf.function(
-            forward,
-            input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32)],
-            reduce_retracing=True,
-        )
-    else:
-        compiled = forward
+    # One graph for every batch size: no retracing between full and partial batches.
+    compiled = tf.function(
+        forward,
+        input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32)],
+        reduce_retracing=True,
+    )
 
     def run(batch: np.ndarray) -> np.ndarray:
         return np.asarray(keras.ops.convert_to_numpy(compiled(batch)), dtype=np.float32)
-
-    classes = None
-    if len(model.outputs) == 1 and len(model.outputs[0].shape) == 2:
-        units = model.outputs[0].shape[-1]
-        classes = units if units in (1000, 1001) else None
 
     description = (
         f"{source}: {side}x{side} input, embedding {embedding_layer!r} "
@@ -502,15 +462,10 @@ def _wrap(
     return _Backbone(
         description=description,
         side=side,
-        model=model,
-        features=features,
         forward=run,
         preprocess=preprocess,
-        embedding_layer=embedding_layer,
         embedding_dim=int(embedding.shape[-1]),
-        style_layers=tuple(style_layers),
         style_channels=tuple(int(output.shape[-1]) for output in style_outputs),
-        classes=classes,
     )
 
 
@@ -545,11 +500,6 @@ def _get_backbone(config: CnnConfig) -> _Backbone:
     return entry
 
 
-def _forget(config: CnnConfig) -> None:
-    with _load_lock:
-        _backbones.pop(config.model_key, None)
-
-
 # --- Extractor ----------------------------------------------------------------------------------
 
 
@@ -571,41 +521,16 @@ class CnnExtractor(FeatureExtractor):
     # extractor so one decode serves both; the whole image is then resized to 224x224.
     input_side = 256
 
-    def __init__(self, config: CnnConfig | None = None, **overrides: Any) -> None:
-        """`config` (default: `CnnConfig.from_settings()`, read at first use), then `overrides`
-        of its fields, e.g. ``CnnExtractor(weights="/models/x.keras", batch_size=8)``."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(CnnConfig)}
-        if unknown:
-            raise TypeError(f"unknown CnnExtractor option(s): {', '.join(sorted(unknown))}")
-        self._given = config
-        self._overrides = overrides
-        self._config: CnnConfig | None = None
-
-    # -- configuration and loading --
-
-    @property
-    def config(self) -> CnnConfig:
-        if self._config is None:
-            base = self._given if self._given is not None else CnnConfig.from_settings()
-            self._config = dataclasses.replace(base, **self._overrides)
-        return self._config
+    def __init__(self, config: CnnConfig | None = None) -> None:
+        """`config` (default: `CnnConfig()`) says which model; nothing loads until first use."""
+        self.config = config if config is not None else CnnConfig()
 
     def _backbone(self) -> _Backbone:
-        try:
-            config = self.config
-        except ValueError as exc:
-            raise _unavailable(f"bad configuration: {exc}.") from None
-        return _get_backbone(config)
+        return _get_backbone(self.config)
 
     def check_available(self) -> None:
         """Load the model if needed; raise `ExtractorUnavailable` (remembered) if it cannot be."""
         self._backbone()
-
-    def reset(self) -> None:
-        """Forget the loaded model or the remembered failure (and re-read settings): retry."""
-        if self._config is not None:
-            _forget(self._config)
-        self._config = None
 
     @property
     def description(self) -> str:
@@ -623,12 +548,6 @@ class CnnExtractor(FeatureExtractor):
             "embedding": slice(0, backbone.embedding_dim),
             "style_stats": slice(backbone.embedding_dim, backbone.dim),
         }
-
-    @property
-    def style_layers(self) -> dict[str, int]:
-        """Style layer name → channels; its stats are `channels` means then `channels` stds."""
-        backbone = self._backbone()
-        return dict(zip(backbone.style_layers, backbone.style_channels, strict=True))
 
     # -- extraction --
 
@@ -652,64 +571,3 @@ class CnnExtractor(FeatureExtractor):
             with backbone.lock:  # one inference at a time: the CPU is shared anyway
                 chunks.append(backbone.forward(batch))
         return np.concatenate(chunks).astype(np.float32, copy=False)
-
-    # -- classification (a sanity check for the weights, and for the admin) --
-
-    def classify(self, image: Image.Image, top: int = 5) -> list[tuple[str, float]]:
-        """The `top` ImageNet classes as (label, probability), best first."""
-        backbone = self._backbone()
-        if backbone.classes is None:
-            raise ExtractorUnavailable(
-                f"{backbone.description} has no 1000-way softmax output, so it cannot classify "
-                "(Keras applications are built without their top)."
-            )
-        labels = self._labels(backbone.classes)
-        batch = self._batch_array(backbone, [image])
-        with backbone.lock:
-            output = backbone.model(batch, training=False)
-        scores = np.asarray(output, dtype=np.float64)[0]
-        if scores.min() < 0 or abs(scores.sum() - 1.0) > 1e-3:  # logits, not probabilities
-            scores = np.exp(scores - scores.max())
-            scores /= scores.sum()
-        best = np.argsort(-scores, kind="stable")[: max(0, top)]
-        return [(labels[i], float(scores[i])) for i in best]
-
-    def _labels(self, classes: int) -> list[str]:
-        path = self.config.labels
-        if not path:
-            raise ExtractorUnavailable(f"cannot classify: {ENV_LABELS} is not set.")
-        try:
-            lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ExtractorUnavailable(f"cannot read {ENV_LABELS}={path} ({exc}).") from None
-        while lines and not lines[-1].strip():
-            lines.pop()
-        labels = [line.strip() for line in lines]
-        if len(labels) == classes + 1:  # e.g. ImageNet with "background" first
-            labels = labels[1:]
-        if len(labels) != classes:
-            raise ExtractorUnavailable(
-                f"{ENV_LABELS}={path} has {len(lines)} labels; the model has {classes} classes."
-            )
-        return labels
-
-
-def describe_availability(
-    config: CnnConfig | None = None, *, load: bool = True
-) -> tuple[bool, str]:
-    """(available, human explanation) for an admin/status page.
-
-    With ``load=False`` nothing is loaded: a configuration not tried yet in this process is
-    reported as not loaded (False).
-    """
-    extractor = CnnExtractor(config)
-    try:
-        resolved = extractor.config
-    except ValueError as exc:
-        return False, str(_unavailable(f"bad configuration: {exc}."))
-    if not load and resolved.model_key not in _backbones:
-        return False, "CNN features not loaded yet in this process."
-    try:
-        return True, f"CNN features available: {extractor.description}."
-    except ExtractorUnavailable as exc:
-        return False, str(exc)

@@ -29,20 +29,21 @@ HUES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple")
 _HUE_EDGES = np.array([0.0, 45.0, 75.0, 105.0, 165.0, 225.0, 285.0, 345.0])
 _LBP_BINS = 10  # uniform LBP with 8 neighbours: 9 uniform patterns + 1 "other"
 NEUTRAL_CHROMA = 6.0  # below this chroma a pixel reads as grey
+_CHANNELS = ("red", "green", "blue")
+_TONE_PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
+_LUMINANCE_BINS = 8
 
-# (name, description) in output order. Keep in sync with `StyleExtractor.extract`.
+# (name, description) in output order: the one table of the features. `style_values` computes
+# each by name and `StyleExtractor.extract` orders them by this table (checked on every call).
 FEATURES: list[tuple[str, str]] = [
     ("luminance_mean", "Key: mean L* (low-key photos are dark, high-key bright)."),
     ("luminance_std", "Global (RMS) contrast: standard deviation of L*."),
-    *[
-        (f"luminance_p{p:02d}", f"Tone curve: {p}th percentile of L*.")
-        for p in (1, 5, 25, 50, 75, 95, 99)
-    ],
+    *[(f"luminance_p{p:02d}", f"Tone curve: {p}th percentile of L*.") for p in _TONE_PERCENTILES],
     ("dynamic_range", "L* 99th minus 1st percentile: how much of the tonal range is used."),
     ("michelson_contrast", "(p95 − p5)/(p95 + p5) of L*, the original research's contrast."),
     *[
         (f"luminance_hist_{i}", f"Share of pixels with L* in [{i * 12.5:g}, {(i + 1) * 12.5:g}).")
-        for i in range(8)
+        for i in range(_LUMINANCE_BINS)
     ],
     *[
         (
@@ -50,7 +51,7 @@ FEATURES: list[tuple[str, str]] = [
             f"Share of pixels whose {channel} value falls in the {band} quarter "
             "(0–63, 64–127, 128–191, 192–255), per channel as in the original research.",
         )
-        for channel in ("red", "green", "blue")
+        for channel in _CHANNELS
         for band in TONE_BINS
     ],
     ("mean_red", "Mean red (0–1): colour temperature, with mean green and blue."),
@@ -96,6 +97,8 @@ FEATURES: list[tuple[str, str]] = [
     ("vignette", "Mean L* of the outer ring minus the centre (negative = darkened corners)."),
     ("centre_focus", "Sharpness of the centre relative to the whole (shallow depth of field)."),
 ]
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+_FEATURE_SET = frozenset(FEATURE_NAMES)
 
 
 _TEXTURE_PREFIXES = (
@@ -161,99 +164,130 @@ def _hsv_saturation(rgb: np.ndarray) -> np.ndarray:
     return np.where(high > 1e-6, (high - low) / np.maximum(high, 1e-6), 0.0)
 
 
+def style_values(image: Image.Image) -> dict[str, float]:
+    """Every style feature of `image` by name: {name: value}, one entry per `FEATURES` row.
+
+    Computed by name, not by position: `StyleExtractor.extract` orders these by `FEATURES`, and
+    raises if a name is missing or unknown, so the table and the vector cannot drift apart.
+    """
+    rgb = _work_copy(image)
+    height, width, _ = rgb.shape
+    lab = rgb2lab(rgb)
+    lum, a_star, b_star = lab[..., 0], lab[..., 1], lab[..., 2]
+    chroma = np.hypot(a_star, b_star)
+    flat_l = lum.ravel()
+    v: dict[str, float] = {}
+
+    # Tone and contrast.
+    pct = np.percentile(flat_l, [0.5, 1, 5, 25, 50, 75, 95, 99, 99.5])
+    p = dict(zip((0.5, 1, 5, 25, 50, 75, 95, 99, 99.5), (float(x) for x in pct), strict=True))
+    v["luminance_mean"] = float(flat_l.mean())
+    v["luminance_std"] = float(flat_l.std())
+    for q in _TONE_PERCENTILES:
+        v[f"luminance_p{q:02d}"] = p[q]
+    v["dynamic_range"] = float(pct[7] - pct[1])
+    v["michelson_contrast"] = float((pct[6] - pct[2]) / max(pct[6] + pct[2], 1e-6))
+    for i, share in enumerate(_uniform_shares(flat_l, 0.0, 100.0, _LUMINANCE_BINS)):
+        v[f"luminance_hist_{i}"] = float(share)
+    for c, channel in enumerate(_CHANNELS):
+        for band, share in zip(TONE_BINS, _uniform_shares(rgb[..., c], 0.0, 1.0, 4), strict=True):
+            v[f"{channel}_{band}"] = float(share)
+
+    # Colour.
+    means = rgb.reshape(-1, 3).mean(axis=0)
+    for channel, mean in zip(_CHANNELS, means, strict=True):
+        v[f"mean_{channel}"] = float(mean)
+    v["mean_a"] = float(a_star.mean())
+    v["mean_b"] = float(b_star.mean())
+    v["warmth_rb"] = float(means[0] - means[2])
+    v["chroma_mean"] = float(chroma.mean())
+    v["chroma_std"] = float(chroma.std())
+    v["chroma_p90"] = float(np.percentile(chroma, 90))
+    saturation = _hsv_saturation(rgb)
+    v["saturation_mean"] = float(saturation.mean())
+    v["saturation_std"] = float(saturation.std())
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    v["colourfulness"] = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+    v["neutral_share"] = float((chroma < NEUTRAL_CHROMA).mean())
+
+    # Hues, weighted by chroma so grey pixels don't vote.
+    hue = np.degrees(np.arctan2(b_star, a_star)) % 360.0
+    weight = np.where(chroma >= NEUTRAL_CHROMA, chroma, 0.0)
+    total = float(weight.sum())
+    sectors, _ = np.histogram(hue, bins=np.append(_HUE_EDGES, 360.0), weights=weight)
+    sectors = np.append(sectors[0] + sectors[-1], sectors[1:-1])  # join red's two ends
+    shares = sectors / total if total > 0 else np.zeros(len(HUES))
+    for name, share in zip(HUES, shares, strict=True):
+        v[f"hue_{name}"] = float(share)
+    if total > 0:
+        cos_mean = float((np.cos(np.radians(hue)) * weight).sum() / total)
+        sin_mean = float((np.sin(np.radians(hue)) * weight).sum() / total)
+    else:
+        cos_mean = sin_mean = 0.0
+    v["hue_cos"] = cos_mean
+    v["hue_sin"] = sin_mean
+    v["hue_concentration"] = float(np.hypot(cos_mean, sin_mean))
+
+    # Split toning.
+    shadows, highlights = lum < 30, lum > 70
+    v["shadow_a"] = _safe_mean(a_star[shadows])
+    v["shadow_b"] = _safe_mean(b_star[shadows])
+    v["highlight_a"] = _safe_mean(a_star[highlights])
+    v["highlight_b"] = _safe_mean(b_star[highlights])
+    v["black_point"] = p[0.5]
+    v["white_point"] = p[99.5]
+
+    # Sharpness and texture.
+    gx = ndimage.sobel(lum, axis=1, mode="reflect")
+    gy = ndimage.sobel(lum, axis=0, mode="reflect")
+    gradient = np.hypot(gx, gy) / 8.0  # Sobel's kernel weights sum to 8 per side
+    v["sharpness_mean"] = float(gradient.mean())
+    v["sharpness_p99"] = float(np.percentile(gradient, 99))
+    v["edge_density"] = float((gradient > 8.0).mean())
+    laplacian = ndimage.laplace(lum, mode="reflect")
+    v["laplacian_log_var"] = float(np.log1p(laplacian.var()))
+    residual = lum - ndimage.uniform_filter(lum, size=3, mode="reflect")
+    v["grain"] = float(np.median(np.abs(residual - np.median(residual))))
+    block = 16
+    bh, bw = height // block, width // block
+    if bh and bw:
+        blocks = lum[: bh * block, : bw * block].reshape(bh, block, bw, block)
+        v["local_contrast"] = float(blocks.std(axis=(1, 3)).mean())
+    else:
+        v["local_contrast"] = float(lum.std())
+    grey8 = np.clip(lum * 2.55, 0, 255).astype(np.uint8)
+    lbp = local_binary_pattern(grey8, P=8, R=1, method="uniform")
+    counts = np.bincount(lbp.astype(np.int64).ravel(), minlength=_LBP_BINS) / lbp.size
+    for i, share in enumerate(counts):
+        v[f"lbp_{i}"] = float(share)
+
+    # Vignetting and where the detail is.
+    yy, xx = np.mgrid[0:height, 0:width]
+    radius = np.hypot((yy - height / 2) / (height / 2), (xx - width / 2) / (width / 2))
+    centre, ring = radius < 0.5, radius > 1.0
+    v["vignette"] = _safe_mean(lum[ring]) - _safe_mean(lum[centre])
+    v["centre_focus"] = _safe_mean(gradient[centre]) / max(float(gradient.mean()), 1e-6)
+    return v
+
+
 class StyleExtractor(FeatureExtractor):
     name = "style"
     version = 1
-    dim = len(FEATURES)
+    dim = len(FEATURE_NAMES)
     input_side = WORK_SIDE
-    feature_names = [name for name, _ in FEATURES]
+    feature_names = FEATURE_NAMES
 
     def extract(self, image: Image.Image) -> np.ndarray:
-        rgb = _work_copy(image)
-        height, width, _ = rgb.shape
-        lab = rgb2lab(rgb)
-        lum, a_star, b_star = lab[..., 0], lab[..., 1], lab[..., 2]
-        chroma = np.hypot(a_star, b_star)
-        flat_l = lum.ravel()
-
-        out: list[float] = []
-        # Tone and contrast.
-        pct = np.percentile(flat_l, [0.5, 1, 5, 25, 50, 75, 95, 99, 99.5])
-        out += [float(flat_l.mean()), float(flat_l.std())]
-        out += [float(v) for v in pct[1:8]]
-        out.append(float(pct[7] - pct[1]))
-        out.append(float((pct[6] - pct[2]) / max(pct[6] + pct[2], 1e-6)))
-        out += list(_uniform_shares(flat_l, 0.0, 100.0, 8))
-        for channel in range(3):
-            out += list(_uniform_shares(rgb[..., channel], 0.0, 1.0, 4))
-
-        # Colour.
-        means = rgb.reshape(-1, 3).mean(axis=0)
-        out += [float(m) for m in means]
-        out += [float(a_star.mean()), float(b_star.mean())]
-        out.append(float(means[0] - means[2]))
-        out += [float(chroma.mean()), float(chroma.std()), float(np.percentile(chroma, 90))]
-        saturation = _hsv_saturation(rgb)
-        out += [float(saturation.mean()), float(saturation.std())]
-        rg = rgb[..., 0] - rgb[..., 1]
-        yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
-        out.append(float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())))
-        out.append(float((chroma < NEUTRAL_CHROMA).mean()))
-
-        # Hues, weighted by chroma so grey pixels don't vote.
-        hue = np.degrees(np.arctan2(b_star, a_star)) % 360.0
-        weight = np.where(chroma >= NEUTRAL_CHROMA, chroma, 0.0)
-        total = float(weight.sum())
-        sectors, _ = np.histogram(hue, bins=np.append(_HUE_EDGES, 360.0), weights=weight)
-        sectors = np.append(sectors[0] + sectors[-1], sectors[1:-1])  # join red's two ends
-        out += list(sectors / total) if total > 0 else [0.0] * len(HUES)
-        if total > 0:
-            cos_mean = float((np.cos(np.radians(hue)) * weight).sum() / total)
-            sin_mean = float((np.sin(np.radians(hue)) * weight).sum() / total)
-        else:
-            cos_mean = sin_mean = 0.0
-        out += [cos_mean, sin_mean, float(np.hypot(cos_mean, sin_mean))]
-
-        # Split toning.
-        shadows, highlights = lum < 30, lum > 70
-        out += [_safe_mean(a_star[shadows]), _safe_mean(b_star[shadows])]
-        out += [_safe_mean(a_star[highlights]), _safe_mean(b_star[highlights])]
-        out += [float(pct[0]), float(pct[8])]
-
-        # Sharpness and texture.
-        gx = ndimage.sobel(lum, axis=1, mode="reflect")
-        gy = ndimage.sobel(lum, axis=0, mode="reflect")
-        gradient = np.hypot(gx, gy) / 8.0  # Sobel's kernel weights sum to 8 per side
-        out += [float(gradient.mean()), float(np.percentile(gradient, 99))]
-        out.append(float((gradient > 8.0).mean()))
-        laplacian = ndimage.laplace(lum, mode="reflect")
-        out.append(float(np.log1p(laplacian.var())))
-        residual = lum - ndimage.uniform_filter(lum, size=3, mode="reflect")
-        out.append(float(np.median(np.abs(residual - np.median(residual)))))
-        block = 16
-        bh, bw = height // block, width // block
-        if bh and bw:
-            blocks = lum[: bh * block, : bw * block].reshape(bh, block, bw, block)
-            out.append(float(blocks.std(axis=(1, 3)).mean()))
-        else:
-            out.append(float(lum.std()))
-        grey8 = np.clip(lum * 2.55, 0, 255).astype(np.uint8)
-        lbp = local_binary_pattern(grey8, P=8, R=1, method="uniform")
-        out += list(np.bincount(lbp.astype(np.int64).ravel(), minlength=_LBP_BINS) / lbp.size)
-
-        # Vignetting and where the detail is.
-        yy, xx = np.mgrid[0:height, 0:width]
-        radius = np.hypot((yy - height / 2) / (height / 2), (xx - width / 2) / (width / 2))
-        centre, ring = radius < 0.5, radius > 1.0
-        out.append(_safe_mean(lum[ring]) - _safe_mean(lum[centre]))
-        out.append(_safe_mean(gradient[centre]) / max(float(gradient.mean()), 1e-6))
-
-        vector = np.asarray(out, dtype=np.float32)
-        if vector.shape != (self.dim,):  # a programming error, not bad input
-            raise AssertionError(f"style vector has {vector.shape[0]} values, expected {self.dim}")
+        values = style_values(image)
+        if values.keys() != _FEATURE_SET:  # a programming error, not bad input
+            missing = sorted(_FEATURE_SET - values.keys())
+            unknown = sorted(values.keys() - _FEATURE_SET)
+            raise AssertionError(f"style values: missing {missing}, not in FEATURES {unknown}")
+        vector = np.array([values[name] for name in FEATURE_NAMES], dtype=np.float32)
         return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def named(vector: np.ndarray) -> dict[str, float]:
     """A style vector as {feature name: value}, for explanations and debugging."""
-    return dict(zip(StyleExtractor.feature_names, (float(v) for v in vector), strict=True))
+    return dict(zip(FEATURE_NAMES, (float(v) for v in vector), strict=True))

@@ -30,11 +30,13 @@ def jpeg_upload(image: Image.Image, name: str = "query.jpg") -> io.BytesIO:
 
 
 @pytest.fixture
-def gallery(ingest):
-    return {
+def gallery(ingest, settle):
+    photos = {
         style: [ingest(jpeg_upload(scene(i, style), f"{style}{i}.jpg")) for i in range(5)]
         for style in ("noir", "warm")
     }
+    settle()
+    return photos
 
 
 def test_similar_has_the_documented_shape(client, gallery):

@@ -25,7 +25,7 @@ VISIT = "fedcba9876543210fedcba9876543210"
 
 
 @pytest.fixture
-def photos(ingest) -> list[Photo]:
+def photos(ingest, settle) -> list[Photo]:
     made = []
     for i in range(8):
         buffer = io.BytesIO()
@@ -34,6 +34,7 @@ def photos(ingest) -> list[Photo]:
         buffer.name = f"w{i}.jpg"
         made.append(ingest(buffer, title=f"Widget {i}"))
     assert all(p.status == Photo.Status.READY for p in made)
+    settle()
     return made
 
 
@@ -120,8 +121,9 @@ def test_widget_has_the_documented_shape(client, photos):
     assert [[i, pos] for i, pos, _ in token["i"]] == [[it["id"], it["position"]] for it in items]
 
 
-def test_thumbnail_size_fits_the_thumbnail_square(ingest):
+def test_thumbnail_size_fits_the_thumbnail_square(ingest, settle):
     big = [ingest(image_file(f"b{s}.jpg", size=(900, 600), seed=s)) for s in (1, 2)]
+    settle()
     body = widget(Client(), photo=big[0].pk, visitor=VISITOR).json()
     assert [(i["width"], i["height"]) for i in body["items"]] == [(400, 267)]
 

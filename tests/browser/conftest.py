@@ -196,6 +196,7 @@ def ready_photos(count: int, *, prefix: str, size: tuple[int, int], seed: int, t
     """`count` public, READY photos (outside a transaction, processing runs at once)."""
     from photos.models import Photo
     from photos.services import ingest_photo
+    from photos.signals import announce_settled
     from tests.factories import image_file
 
     created = []
@@ -206,6 +207,7 @@ def ready_photos(count: int, *, prefix: str, size: tuple[int, int], seed: int, t
         photo.refresh_from_db()
         assert photo.status == Photo.Status.READY, photo.error
         created.append(photo)
+    announce_settled()  # the writer is done: the index is built now
     return created
 
 

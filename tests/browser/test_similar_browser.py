@@ -10,6 +10,7 @@ from PIL import Image, ImageEnhance
 
 from photos.models import Photo
 from photos.services import ingest_photo
+from photos.signals import announce_settled
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +61,7 @@ def styled_photos(transactional_db) -> dict[str, list[Photo]]:
             photo.refresh_from_db()
             assert photo.status == Photo.Status.READY, photo.error
             photos[style].append(photo)
+    announce_settled()  # the writer is done: the index is built now
     return photos
 
 

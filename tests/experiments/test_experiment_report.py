@@ -14,16 +14,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from experiments.admin import fmt_interval, fmt_number, fmt_p, fmt_percent
-from experiments.metrics import (
-    experiment_report,
-    load_events,
-    mean_ci,
-    ndcg_at_k,
-    two_proportion_z_test,
-    wilson_interval,
-)
+from experiments.formatting import format_interval, format_number, format_p_value, format_percent
 from experiments.models import Click, Experiment, Impression, PageTime, Variant
+from experiments.ranking import ndcg_at_k
+from experiments.selectors import experiment_report, load_events
+from experiments.statistics import mean_ci, two_proportion_z_test, wilson_interval
 from tests.factories import image_file
 
 VARIANT_KEYS = {
@@ -352,15 +347,15 @@ def test_dashboard_shows_the_report_with_both_charts(admin_client, experiment):
     report = experiment_report(experiment)
     for row in report["variants"]:
         assert f'data-variant="{row["name"]}"' in html
-        assert fmt_number(row["ctr"]) in html
-        assert fmt_percent(row["ctp"]) in html
-        assert fmt_interval(row["ctp_ci"], 2, percent=True) in html
-        assert fmt_number(row["seconds_per_visit"], 1) in html
+        assert format_number(row["ctr"]) in html
+        assert format_percent(row["ctp"]) in html
+        assert format_interval(row["ctp_ci"], 2, percent=True) in html
+        assert format_number(row["seconds_per_visit"], 1) in html
     for c in report["comparisons"]:
-        assert fmt_p(c["p_value"]) in html
-        assert fmt_interval(c["uplift_ci"], 1, percent=True, signed=True) in html
-    assert fmt_number(report["ranking"]["knn"]["mrr"]) in html
-    assert fmt_number(report["ranking"]["knn"]["ndcg@10"]) in html
+        assert format_p_value(c["p_value"]) in html
+        assert format_interval(c["uplift_ci"], 1, percent=True, signed=True) in html
+    assert format_number(report["ranking"]["knn"]["mrr"]) in html
+    assert format_number(report["ranking"]["knn"]["ndcg@10"]) in html
 
 
 def test_dashboard_on_all_events_and_links(admin_client, experiment):

@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, OutputWrapper
+from django.core.servers.basehttp import get_internal_wsgi_application
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from PIL import Image, ImageEnhance
 
+from experiments.management.commands.simulate_traffic import progress_reporter
 from experiments.models import Click, Experiment, Impression, PageTime
 from experiments.simulation import (
     USER_AGENT,
@@ -24,6 +28,10 @@ from experiments.simulation import (
     parse_page,
     simulate,
 )
+from experiments.strategies import drawing_from, random_photos
+from experiments.visitors import VISITOR_COOKIE
+from experiments.wsgi_client import WSGIClient
+from recommender.services import recluster_if_stale
 from recommender.space import StyleSpace
 from tests.factories import gradient_image
 
@@ -61,7 +69,8 @@ def site(settings):
 
 @pytest.fixture
 def gallery(ingest, site):
-    """12 public photos in two styles (the simulator builds the index, as the first reader)."""
+    """12 public photos in two styles, no index yet (the simulator builds it before its first
+    page; a test that reads pages itself calls `recluster_if_stale()`)."""
     photos = {"noir": [], "warm": []}
     for i in range(6):
         for style in photos:
@@ -183,11 +192,16 @@ def test_simulated_visitors_record_impressions_clicks_and_time(gallery):
 
 
 def test_a_seed_gives_the_same_events(gallery):
+    """The same events, the `random` variant's lists included (drawn by the site from the
+    generator the simulator passes in), whatever the global `random` does meanwhile."""
     create_experiment(["style_knn", "random"])
+    random.seed(1)
     first = simulate(30, "style", seed=11)
     events = snapshot()
+    assert any(variant == "random" for _, variant, _, _ in events["impressions"])
     Impression.objects.all().delete()
     PageTime.objects.all().delete()
+    random.seed(2)
     second = simulate(30, "style", seed=11)
     assert snapshot() == events
     assert first.as_dict() | {"seconds": 0} == second.as_dict() | {"seconds": 0}
@@ -195,6 +209,64 @@ def test_a_seed_gives_the_same_events(gallery):
     PageTime.objects.all().delete()
     simulate(30, "style", seed=12)
     assert snapshot() != events
+
+
+def test_the_simulator_never_touches_the_global_random(gallery, monkeypatch):
+    create_experiment(["random", "style_knn"])
+    random.seed(5)
+    state = random.getstate()
+
+    def reseed(*args):
+        raise AssertionError("the global random was reseeded")
+
+    monkeypatch.setattr(random, "seed", reseed)
+    monkeypatch.setattr(random, "setstate", reseed)
+    result = simulate(10, "style", seed=3)
+    assert result.variants["random"].impressions > 0
+    assert random.getstate() == state
+
+
+def test_the_random_strategy_draws_from_the_generator_it_is_given(gallery):
+    photo = gallery["noir"][0]
+
+    def ids(results):
+        return [r.photo.pk for r in results]
+
+    state = random.getstate()
+    first = ids(random_photos(photo, 5, random.Random(7)))
+    assert first == ids(random_photos(photo, 5, random.Random(7)))
+    assert len(set(first)) == 5 and photo.pk not in first
+    with drawing_from(random.Random(7)):  # how the simulator's requests get its generator
+        assert ids(random_photos(photo, 5)) == first
+    # Without one: the system's randomness (11 candidates, 5 drawn: 55,440 ordered lists).
+    assert len({tuple(ids(random_photos(photo, 5))) for _ in range(5)}) > 1
+    assert random.getstate() == state
+
+
+def test_the_wsgi_client_keeps_each_visitors_cookies(gallery):
+    """The simulator's request path: the real WSGI application, one cookie jar per visitor."""
+    recluster_if_stale()
+    app = get_internal_wsgi_application()
+    url = gallery["noir"][0].get_absolute_url()
+    alice = WSGIClient(app, headers={"User-Agent": USER_AGENT})
+    bob = WSGIClient(app, headers={"User-Agent": USER_AGENT})
+
+    first = alice.get(url)
+    assert first.status == 200 and first.header("Content-Type").startswith("text/html")
+    visitor = alice.cookies[VISITOR_COOKIE].value  # issued by the site
+    page = parse_page(alice.get(url).text())
+    assert alice.cookies[VISITOR_COOKIE].value == visitor
+    bob.get(url)
+    assert bob.cookies[VISITOR_COOKIE].value != visitor
+
+    impression = {"type": "impression", "token": page.token}
+    assert alice.post_json("/api/events/", impression).status == 204
+    assert Impression.objects.get().visitor_id == visitor
+    assert alice.post_json("/api/events/", {"type": "nonsense"}).status == 400
+    # The requests leave the caller's connection (and the test's transaction) alone.
+    for signal in (request_started, request_finished):
+        assert signal.disconnect(close_old_connections)
+        signal.connect(close_old_connections)
 
 
 def test_the_none_variant_shows_no_list_and_logs_no_impression(gallery):
@@ -254,6 +326,7 @@ def test_no_preference_gives_the_variants_the_same_click_rate(gallery):
 def test_visitors_without_a_browser_user_agent_would_be_ignored(gallery, client):
     """Why the simulator sets a User-Agent: the events endpoint ignores clients without one."""
     assert "Mozilla/5.0" in USER_AGENT
+    recluster_if_stale()
     photo = gallery["noir"][0]
     page = parse_page(client.get(photo.get_absolute_url()).content.decode())
     assert page.token
@@ -303,6 +376,34 @@ def test_command_creates_an_experiment_and_prints_a_summary(gallery):
     assert report["experiment"]["id"] == experiment.pk
     assert report["flat_rate"] > 0
     assert sum(v["visitors"] for v in report["variants"].values()) == 5
+
+
+def test_command_progress_is_one_line_per_step_off_a_terminal(gallery):
+    err = io.StringIO()
+    call_command(
+        "simulate_traffic",
+        visitors=20,
+        seed=3,
+        create_experiment="style_knn,random",
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    lines = err.getvalue().splitlines()
+    assert lines == [f"{n}/20 visitors" for n in range(2, 21, 2)]
+
+
+def test_command_progress_is_a_bar_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    with progress_reporter(OutputWrapper(terminal), 3) as progress:
+        for done in (1, 2, 3):
+            progress(done, 3)
+    assert "\r" in terminal.getvalue() and "3/3" in terminal.getvalue()
+    with progress_reporter(OutputWrapper(terminal), 3, off=True) as progress:
+        assert progress is None
 
 
 def test_command_replaces_the_active_experiment_and_allows_an_a_a_test(gallery):

@@ -128,7 +128,7 @@ def media_files(root: Path) -> set[str]:
 
 
 @pytest.fixture
-def gallery(ingest) -> dict[str, list[Photo]]:
+def gallery(ingest, settle) -> dict[str, list[Photo]]:
     """Five noir and five warm photos, READY, with renditions and style features."""
     photos: dict[str, list[Photo]] = {"noir": [], "warm": []}
     for i in range(5):
@@ -138,6 +138,7 @@ def gallery(ingest) -> dict[str, list[Photo]]:
             )
             assert photo.status == Photo.Status.READY, photo.error
             bucket.append(photo)
+    settle()
     return photos
 
 

@@ -33,7 +33,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from photos.models import Photo
-from photos.pipeline import NOT_QUEUED
+from photos.queueing import NOT_QUEUED
 from tests.factories import image_file
 from tests.integration.conftest import REPO, wait_for, worker_database_url
 

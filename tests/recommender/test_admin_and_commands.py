@@ -42,11 +42,9 @@ def test_rebuild_button_builds_an_index(admin_client, ingest):
     assert runs.status_code == 200
 
 
-def test_changing_weights_marks_the_index_stale(admin_client, db):
-    RecommenderSettings.objects.update_or_create(pk=1, defaults={"index_dirty_since": None})
-    url = reverse("admin:recommender_recommendersettings_change", args=[1])
-    data = {
-        "style_weight": "3",
+def _weights_form(style_weight: str) -> dict:
+    return {
+        "style_weight": style_weight,
         "cnn_weight": "1",
         "content_weight": "0.25",
         "neighbours_per_photo": "12",
@@ -56,11 +54,41 @@ def test_changing_weights_marks_the_index_stale(admin_client, db):
         "k_min": "2",
         "k_max": "20",
     }
-    response = admin_client.post(url, data)
+
+
+def test_changing_weights_reclusters_before_answering_in_the_embedded_default(
+    admin_client, ingest, settle
+):
+    for i in range(3):
+        ingest(image_file(f"w{i}.jpg", seed=i))
+    settle()
+    before = ClusterRun.objects.get(is_active=True)
+    url = reverse("admin:recommender_recommendersettings_change", args=[1])
+    response = admin_client.post(url, _weights_form("3"))
     assert response.status_code == 302
     knobs = RecommenderSettings.load()
     assert knobs.style_weight == 3
-    assert knobs.index_dirty_since is not None
+    assert knobs.index_dirty_since is None
+    after = ClusterRun.objects.get(is_active=True)
+    assert after.pk != before.pk
+    assert after.config["space"]["style_weight"] == 3
+
+
+def test_changing_weights_with_a_queue_marks_the_index_stale(
+    admin_client, db, settings, monkeypatch
+):
+    from recommender.tasks import recluster_task
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queued = []
+    monkeypatch.setattr(recluster_task, "apply_async", lambda **kw: queued.append(kw))
+    RecommenderSettings.objects.update_or_create(pk=1, defaults={"index_dirty_since": None})
+    url = reverse("admin:recommender_recommendersettings_change", args=[1])
+    response = admin_client.post(url, _weights_form("3"))
+    assert response.status_code == 302
+    assert RecommenderSettings.load().index_dirty_since is not None
+    assert len(queued) == 1
+    assert not ClusterRun.objects.exists()
 
 
 def test_recluster_command_reports_its_run(ingest, capsys):

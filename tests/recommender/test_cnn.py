@@ -6,8 +6,10 @@ runs in a subprocess with an empty HOME and passes whether or not the network is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,8 +20,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from recommender.extraction import (
+    cnn_config_from_settings,
+    configured_extractors,
+    extractor_availability,
+)
+from recommender.features import availability, get_extractor
 from recommender.features.base import ExtractorUnavailable
-from recommender.features.cnn import CnnConfig, CnnExtractor, describe_availability
+from recommender.features.cnn import CnnConfig, CnnExtractor
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO.parent / "shared" / "models"
@@ -41,7 +49,7 @@ def _require_model_file() -> None:
 def lite0() -> CnnExtractor:
     """One loaded extractor for the module. batch_size=2 so that batches of 3 are split."""
     _require_model_file()
-    extractor = CnnExtractor(CnnConfig(weights=str(LITE0), labels=str(LABELS), batch_size=2))
+    extractor = CnnExtractor(CnnConfig(weights=str(LITE0), batch_size=2))
     extractor.check_available()
     return extractor
 
@@ -66,20 +74,26 @@ def cat() -> Image.Image:
     return Image.fromarray(data.chelsea())  # bundled with scikit-image, no download
 
 
-def test_importing_the_module_does_not_import_tensorflow():
+def test_the_features_package_imports_without_django_or_tensorflow():
+    """recommender.features is a pure library: importing it pulls in neither Django (no settings
+    needed) nor TensorFlow (loaded only when the model is first needed)."""
     code = (
-        "import sys; import recommender.features.cnn; "
+        "import sys; import recommender.features, recommender.features.cnn, "
+        "recommender.features.style; "
+        "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.split('.')[0] == 'django'); "
         "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
 
-def test_config_from_env():
-    config = CnnConfig.from_env(
+def test_config_from_mapping():
+    config = CnnConfig.from_mapping(
         {
             "STYLEFINDER_CNN_WEIGHTS": "/models/x.keras",
             "STYLEFINDER_CNN_MODEL": "VGG16",
@@ -93,36 +107,49 @@ def test_config_from_env():
     assert config.style_layers == ("block1_conv2", "block2_conv2")
     assert config.batch_size == 4
     assert config.download_timeout == 2.5
-    assert config.embedding_layer is None and config.labels is None
-    assert CnnConfig.from_env({}) == CnnConfig()
-    assert CnnConfig.from_env({"STYLEFINDER_CNN_WEIGHTS": ""}).weights is None
-    assert CnnConfig.from_env({"STYLEFINDER_CNN_STYLE_LAYERS": "none"}).style_layers == ()
+    assert config.embedding_layer is None
+    assert CnnConfig.from_mapping({}) == CnnConfig()
+    assert CnnConfig.from_mapping({"STYLEFINDER_CNN_WEIGHTS": ""}).weights is None
+    assert CnnConfig.from_mapping({"STYLEFINDER_CNN_STYLE_LAYERS": "none"}).style_layers == ()
 
 
-def test_config_prefers_django_settings(settings, monkeypatch):
-    monkeypatch.setenv("STYLEFINDER_CNN_BATCH_SIZE", "3")
-    monkeypatch.setenv("STYLEFINDER_CNN_MODEL", "VGG16")
+def test_config_from_django_settings(settings, monkeypatch):
+    monkeypatch.setenv("STYLEFINDER_CNN_BATCH_SIZE", "3")  # read by config/settings.py only
     settings.STYLEFINDER_CNN_BATCH_SIZE = 7
-    del settings.STYLEFINDER_CNN_MODEL
-    config = CnnConfig.from_settings()
-    assert config.batch_size == 7  # from settings
-    assert config.model == "VGG16"  # not in settings: from the environment
+    settings.STYLEFINDER_CNN_MODEL = "VGG16"
+    settings.STYLEFINDER_CNN_WEIGHTS = ""
+    settings.STYLEFINDER_CNN_DOWNLOAD_TIMEOUT = 4
+    config = cnn_config_from_settings()
+    assert config == CnnConfig(model="VGG16", batch_size=7, download_timeout=4)
 
 
-def test_bad_setting_is_reported_as_unavailable(settings):
+def test_extractors_are_shared_per_configuration():
+    config = CnnConfig(weights="/models/x.keras", batch_size=4)
+    extractor = get_extractor("cnn", config)
+    assert extractor.config == config
+    assert get_extractor("cnn", CnnConfig(weights=" /models/x.keras ", batch_size="4")) is extractor
+    assert get_extractor("cnn", CnnConfig(weights="/models/y.keras")) is not extractor
+    assert get_extractor("cnn").config == CnnConfig()  # defaults, not settings
+    with pytest.raises(KeyError, match="nosuch"):
+        get_extractor("nosuch")
+
+
+def test_bad_setting_is_reported_as_unavailable(settings, db):
     with pytest.raises(ValueError, match="at least 1"):
         CnnConfig(batch_size=0)
-    assert CnnExtractor(CnnConfig(), batch_size=1).config.batch_size == 1
+    settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
     settings.STYLEFINDER_CNN_BATCH_SIZE = "lots"
-    with pytest.raises(ExtractorUnavailable, match="STYLEFINDER_CNN_BATCH_SIZE.*'lots'"):
-        CnnExtractor().check_available()
+    ok, reason = extractor_availability("cnn")
+    assert not ok
+    assert re.search("STYLEFINDER_CNN_BATCH_SIZE.*'lots'", reason), reason
+    assert [e.name for e in configured_extractors()] == ["style"]
 
 
 def test_dim_and_blocks(lite0):
     assert lite0.dim == LITE0_DIM
     assert lite0.blocks == {"embedding": slice(0, 1280), "style_stats": slice(1280, LITE0_DIM)}
-    assert lite0.style_layers == {"stem_relu": 32, "block2_add": 24}
-    assert lite0.key == "cnn@1"
+    assert "stem_relu, block2_add" in lite0.description
+    assert (lite0.name, lite0.version) == ("cnn", 1)
 
 
 def test_extract_returns_finite_float32_vector(lite0, cat):
@@ -170,35 +197,34 @@ def test_grey_and_colourful_images_differ_in_style_stats(lite0, cat):
     assert grey[32:64].max() < colourful[32:64].max()
 
 
-def test_classify_finds_the_cat(lite0, cat):
-    top = lite0.classify(cat, top=5)
-    assert len(top) == 5
-    names = [label.split(",")[0].strip() for label, _ in top]
-    assert CAT_CLASSES & set(names), top
-    probabilities = [p for _, p in top]
-    assert probabilities == sorted(probabilities, reverse=True)
-    assert 0 < sum(probabilities) <= 1.0001
+def test_the_shared_weights_classify_the_cat(lite0, cat):
+    """A sanity check of the model file itself (its softmax head): a tabby is a cat."""
+    import keras
+
+    model = keras.models.load_model(LITE0, compile=False)
+    batch = np.asarray(cat.resize((224, 224), Image.Resampling.BILINEAR), np.float32)[None]
+    scores = np.asarray(model(batch, training=False))[0]
+    labels = LABELS.read_text(encoding="utf-8").splitlines()[1:1001]  # line 1: background
+    top = [labels[i].split(",")[0].strip() for i in np.argsort(-scores)[:5]]
+    assert CAT_CLASSES & set(top), top
 
 
-def test_classify_needs_labels(lite0, cat):
-    unlabelled = CnnExtractor(lite0.config, labels=None, batch_size=8)
+def test_same_model_with_another_batch_size_is_not_loaded_again(lite0):
+    other = CnnExtractor(dataclasses.replace(lite0.config, batch_size=8))
     started = time.monotonic()
-    assert unlabelled.dim == LITE0_DIM
+    assert other.dim == LITE0_DIM
     assert time.monotonic() - started < 0.5  # same model: shared, not loaded again
-    with pytest.raises(ExtractorUnavailable, match="STYLEFINDER_CNN_LABELS"):
-        unlabelled.classify(cat)
 
 
-def test_describe_availability(lite0):
-    available, message = describe_availability(lite0.config)
-    assert available and "avg_pool" in message
-    available, message = describe_availability(CnnConfig(weights="/nowhere/model.keras"))
+def test_availability_says_why(lite0):
+    assert availability("cnn", lite0.config) == (True, "available")
+    available, message = availability("cnn", CnnConfig(weights="/nowhere/model.keras"))
     assert not available and "/nowhere/model.keras" in message
 
 
 def test_missing_weights_file_is_reported_quickly(tmp_path, caplog):
     missing = tmp_path / "no-such-model.keras"
-    extractor = CnnExtractor(weights=str(missing))
+    extractor = CnnExtractor(CnnConfig(weights=str(missing)))
     started = time.monotonic()
     with pytest.raises(ExtractorUnavailable) as excinfo:
         extractor.check_available()
@@ -211,11 +237,6 @@ def test_missing_weights_file_is_reported_quickly(tmp_path, caplog):
     with pytest.raises(ExtractorUnavailable, match="no-such-model"):
         extractor.extract(Image.new("RGB", (8, 8)))
     assert not caplog.records
-    # reset() retries (and succeeds once the file is there).
-    if LITE0.is_file():
-        missing.symlink_to(LITE0)
-        extractor.reset()
-        assert extractor.dim == LITE0_DIM
 
 
 def test_unknown_application_name_is_a_clear_error():
@@ -235,21 +256,19 @@ def test_application_with_a_local_weights_file(tmp_path, cat):
     )
     source.save_weights(weights)
     extractor = CnnExtractor(CnnConfig(weights=str(weights), model="MobileNetV2"))
-    assert extractor.style_layers == {"block_1_expand_relu": 96, "block_3_expand_relu": 144}
-    assert extractor.dim == 1280 + 2 * (96 + 144)
+    assert "block_1_expand_relu, block_3_expand_relu" in extractor.description
+    assert extractor.dim == 1280 + 2 * (96 + 144)  # the style layers' channels: 96 and 144
     vector = extractor.extract(cat)
     assert vector.shape == (extractor.dim,) and np.isfinite(vector).all()
-    with pytest.raises(ExtractorUnavailable, match="softmax"):
-        extractor.classify(cat)  # applications are built without their top
 
 
 _DOWNLOAD_PROBE = """
-import json, sys, time
+import json, os, sys, time
 import keras  # import TensorFlow first: only the download attempt is timed
-from recommender.features.cnn import CnnExtractor, ExtractorUnavailable
+from recommender.features.cnn import CnnConfig, CnnExtractor, ExtractorUnavailable
 started = time.monotonic()
 try:
-    extractor = CnnExtractor()
+    extractor = CnnExtractor(CnnConfig.from_mapping(os.environ))
     extractor.check_available()
     outcome = {"available": True, "dim": extractor.dim}
 except ExtractorUnavailable as exc:

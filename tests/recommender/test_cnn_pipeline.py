@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from photos.models import Photo
-from recommender.features import availability, get_extractor
+from recommender.extraction import extractor_availability
 from recommender.models import ClusterRun, FeatureVector
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
@@ -18,14 +18,7 @@ from tests.shared_data import LITE0_MODEL, require
 
 
 @pytest.fixture
-def fresh_extractors():
-    get_extractor.cache_clear()
-    yield
-    get_extractor.cache_clear()
-
-
-@pytest.fixture
-def with_cnn(settings, fresh_extractors):
+def with_cnn(settings):
     settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
     settings.STYLEFINDER_CNN_WEIGHTS = str(require(LITE0_MODEL))
 
@@ -59,10 +52,10 @@ def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest)
     assert len(results) == 3
 
 
-def test_without_weights_photos_are_processed_on_style_alone(settings, fresh_extractors, ingest):
+def test_without_weights_photos_are_processed_on_style_alone(settings, ingest):
     settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
     settings.STYLEFINDER_CNN_WEIGHTS = "/nonexistent/model.keras"
-    ok, reason = availability("cnn")
+    ok, reason = extractor_availability("cnn")
     assert not ok
     assert "/nonexistent/model.keras" in reason
     assert "style features" in reason

@@ -38,11 +38,12 @@ def styled(seed: int, style: str) -> Image.Image:
 
 
 @pytest.fixture
-def gallery(ingest):
+def gallery(ingest, settle):
     photos = {"noir": [], "warm": []}
     for i in range(6):
         for style in photos:
             photos[style].append(ingest(jpeg(styled(i, style), f"{style}-{i}.jpg")))
+    settle()
     return photos
 
 
@@ -54,11 +55,12 @@ def test_processing_stores_a_style_vector(gallery):
     assert np.isfinite(vector.array).all()
 
 
-def test_processing_marks_the_index_stale_and_a_read_rebuilds_it(gallery):
-    assert RecommenderSettings.load().index_dirty_since is not None
+def test_the_writer_rebuilds_the_index_and_a_read_only_reads_it(gallery):
+    assert RecommenderSettings.load().index_dirty_since is None
+    runs = ClusterRun.objects.count()
     results = similar_to_photo(gallery["noir"][0], k=5)
     assert len(results) == 5
-    assert RecommenderSettings.load().index_dirty_since is None
+    assert ClusterRun.objects.count() == runs
     run = ClusterRun.objects.get(is_active=True)
     assert run.n_photos == 12
     assert run.status == ClusterRun.Status.READY

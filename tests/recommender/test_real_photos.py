@@ -7,17 +7,13 @@ import pytest
 from django.core.management import call_command
 
 from photos.models import Photo
-from recommender.features import get_extractor
 from tests.shared_data import ELEMENTARY, LITE0_MODEL, require
 
 
 @pytest.fixture
 def with_cnn(settings):
     settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]
-    settings.STYLEFINDER_CNN_WEIGHTS = str(require(LITE0_MODEL))
-    get_extractor.cache_clear()
-    yield
-    get_extractor.cache_clear()
+    settings.STYLEFINDER_CNN_WEIGHTS = str(require(LITE0_MODEL))  # the extractor follows it
 
 
 @pytest.mark.django_db(transaction=True)

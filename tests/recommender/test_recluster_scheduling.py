@@ -7,6 +7,7 @@ import time
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import timezone
 
 from photos.models import Photo
 from recommender import services
@@ -77,15 +78,54 @@ def test_a_dead_broker_keeps_the_index_stale_and_lets_the_next_change_retry(
     assert cache.get(services.RECLUSTER_SCHEDULED) is None  # the next request tries again
 
 
-def test_embedded_mode_reclusters_on_read_not_on_write(ingest, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    for i in range(4):
-        ingest(image_file(f"e{i}.jpg", seed=i))
+def test_embedded_mode_reclusters_when_the_writer_is_done_not_on_read(
+    db, settings, client, django_capture_on_commit_callbacks
+):
+    from photos.services import ingest_photo
+    from photos.signals import announce_settled
     from recommender.models import ClusterRun
 
-    assert not ClusterRun.objects.exists()  # writes only mark the index stale
-    services.ensure_index_fresh()
-    assert ClusterRun.objects.filter(is_active=True).count() == 1
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    with django_capture_on_commit_callbacks(execute=True):
+        photos = [ingest_photo(image_file(f"e{i}.jpg", seed=i)) for i in range(4)]
+    assert not ClusterRun.objects.exists()  # each processed photo only marks the index stale
+    assert client.get(photos[0].get_absolute_url()).status_code == 200
+    assert not ClusterRun.objects.exists()  # and a reader never re-clusters
+    with django_capture_on_commit_callbacks(execute=True):
+        announce_settled()
+    run = ClusterRun.objects.get(is_active=True)
+    assert run.n_photos == 4
+    assert RecommenderSettings.load().index_dirty_since is None
+
+
+def test_the_import_command_finishes_with_the_recluster(transactional_db, settings, tmp_path):
+    """Real commits (no test transaction), as the command runs."""
+    from recommender.models import ClusterRun
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    for i in range(3):
+        (tmp_path / f"i{i}.jpg").write_bytes(image_file(seed=i).getvalue())
+    call_command("import_photos", str(tmp_path), verbosity=0)
+    assert ClusterRun.objects.get(is_active=True).n_photos == 3
+
+
+def test_a_stale_read_with_a_queue_asks_for_a_recluster_and_serves_the_old_run(queued):
+    RecommenderSettings.load()
+    RecommenderSettings.objects.filter(pk=1).update(index_dirty_since=timezone.now())
+    services.request_recluster_if_stale()
+    assert len(queued) == 1
+    cache.delete(services.RECLUSTER_SCHEDULED)  # as if the broker had lost it
+    services.request_recluster_if_stale()
+    assert len(queued) == 1  # checked at most once per STALE_CHECK_SECONDS
+    cache.delete(services.STALE_CHECKED)
+    services.request_recluster_if_stale()
+    assert len(queued) == 2
+
+
+def test_a_fresh_read_with_a_queue_asks_for_nothing(queued):
+    RecommenderSettings.objects.update_or_create(pk=1, defaults={"index_dirty_since": None})
+    services.request_recluster_if_stale()
+    assert queued == []
 
 
 def test_an_unreachable_queue_keeps_the_upload_pending(

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
 from recommender.explain import reasons, style_attributes
-from recommender.features.style import FEATURES, StyleExtractor, named
+from recommender.features.style import FEATURE_NAMES, FEATURES, StyleExtractor, named, style_values
 from tests.factories import gradient_image
 
 extractor = StyleExtractor()
@@ -34,6 +34,36 @@ def test_every_feature_is_documented_and_the_vector_matches():
     assert len({name for name, _ in FEATURES}) == len(FEATURES)
     assert all(description.strip() for _, description in FEATURES)
     assert np.isfinite(vector).all()
+
+
+def test_names_and_values_come_from_one_table(scene):
+    values = style_values(scene)
+    assert list(FEATURE_NAMES) == [name for name, _ in FEATURES] == list(extractor.feature_names)
+    assert set(values) == set(FEATURE_NAMES) and len(values) == extractor.dim
+    vector = extractor.extract(scene)
+    assert vector.shape == (len(FEATURE_NAMES),)
+    np.testing.assert_array_equal(vector, np.float32([values[name] for name in FEATURE_NAMES]))
+    # A named lookup returns the value computed for that name, at that name's position.
+    by_name = named(vector)
+    pixels = np.asarray(scene, dtype=np.float32) / 255.0
+    assert by_name["mean_red"] == pytest.approx(pixels[..., 0].mean(), abs=1e-4)
+    assert by_name["mean_blue"] == pytest.approx(pixels[..., 2].mean(), abs=1e-4)
+    assert by_name["warmth_rb"] == pytest.approx(
+        by_name["mean_red"] - by_name["mean_blue"], abs=1e-5
+    )
+    assert vector[FEATURE_NAMES.index("mean_green")] == by_name["mean_green"]
+    assert sum(by_name[f"luminance_hist_{i}"] for i in range(8)) == pytest.approx(1.0, abs=1e-5)
+    white = named(extractor.extract(Image.new("RGB", (32, 32), (255, 255, 255))))
+    assert white["luminance_mean"] == pytest.approx(100.0, abs=0.01)
+    assert white["red_highlights"] == white["blue_highlights"] == 1.0
+
+
+def test_a_drifting_table_is_caught(monkeypatch):
+    from recommender.features import style
+
+    monkeypatch.setattr(style, "style_values", lambda image: {"luminance_mean": 1.0})
+    with pytest.raises(AssertionError, match="missing"):
+        extractor.extract(gradient_image())
 
 
 def test_black_and_white_has_no_chroma(scene):

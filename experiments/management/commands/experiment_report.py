@@ -1,5 +1,5 @@
 """python manage.py experiment_report [--experiment ID | --all] [--json]: what the A/B test
-measured (see recommender/metrics.py for every definition)."""
+measured (see experiments/report.py for every definition)."""
 
 from __future__ import annotations
 
@@ -7,45 +7,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiments.metrics import default_experiment, experiment_report
+from experiments.formatting import (
+    CONFIDENCE_LABEL,
+    RANKING_COLUMNS,
+    format_comparison,
+    format_ranking,
+    format_variant,
+)
 from experiments.models import Experiment
-
-RANKING_KEYS = [
-    "precision@5",
-    "recall@5",
-    "precision@10",
-    "recall@10",
-    "mrr",
-    "ndcg@10",
-    "roc_auc",
-    "mae",
-    "rmse",
-]
-
-
-def _num(value, digits: int = 4) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _pct(value, digits: int = 2, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 100:{'+' if signed else ''}.{digits}f}%"
-
-
-def _ci(interval, digits: int = 4, percent: bool = False, signed: bool = False) -> str:
-    if not interval:
-        return "[–]"
-    low, high = interval
-    if percent:
-        return f"[{_pct(low, digits, signed)}, {_pct(high, digits, signed)}]"
-    return f"[{_num(low, digits)}, {_num(high, digits)}]"
-
-
-def _p(value) -> str:
-    if value is None:
-        return "–"
-    return "<0.0001" if value < 0.0001 else f"{value:.4f}"
+from experiments.selectors import default_experiment, experiment_report
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -74,22 +44,24 @@ def render_text(report: dict) -> str:
     else:
         out.append("All events (no experiment selected or active)")
     out.append("")
-    out.append("Variants (95 % confidence intervals in brackets)")
-    rows = [
-        [
-            v["name"],
-            v["strategy"],
-            str(v["visitors"]),
-            str(v["visits"]),
-            str(v["impressions"]),
-            str(v["clicks"]),
-            f"{_num(v['ctr'])} {_ci(v['ctr_ci'])}",
-            f"{_pct(v['ctp'])} {_ci(v['ctp_ci'], 2, percent=True)}",
-            f"{_num(v['clicks_per_visit'], 3)} {_ci(v['clicks_per_visit_ci'], 3)}",
-            f"{_num(v['seconds_per_visit'], 1)} {_ci(v['seconds_per_visit_ci'], 1)}",
-        ]
-        for v in report["variants"]
-    ]
+    out.append(f"Variants ({CONFIDENCE_LABEL} confidence intervals in brackets)")
+    rows = []
+    for v in report["variants"]:
+        shown = format_variant(v)
+        rows.append(
+            [
+                v["name"],
+                v["strategy"],
+                str(v["visitors"]),
+                str(v["visits"]),
+                str(v["impressions"]),
+                str(v["clicks"]),
+                f"{shown['ctr']} {shown['ctr_ci']}",
+                f"{shown['ctp']} {shown['ctp_ci']}",
+                f"{shown['clicks_per_visit']} {shown['clicks_per_visit_ci']}",
+                f"{shown['seconds_per_visit']} {shown['seconds_per_visit_ci']}",
+            ]
+        )
     headers = [
         "variant",
         "strategy",
@@ -108,14 +80,15 @@ def render_text(report: dict) -> str:
     if report["comparisons"]:
         rows = []
         for c in report["comparisons"]:
-            spv = c.get("seconds_per_visit") or {}
+            shown = format_comparison(c)
+            spv = shown["business"]["seconds_per_visit"]
             rows.append(
                 [
                     f"{c['b']} vs {c['a']}",
-                    f"{_pct(c['uplift'], 1, True)} {_ci(c['uplift_ci'], 1, True, True)}",
-                    f"{_pct(c['difference'], 2, True)} {_ci(c['difference_ci'], 2, True, True)}",
-                    _p(c["p_value"]) + (" *" if c.get("significant") else ""),
-                    f"{_num(spv.get('difference'), 1)} (p {_p(spv.get('p_value'))})",
+                    f"{shown['uplift']} {shown['uplift_ci']}",
+                    f"{shown['difference']} {shown['difference_ci']}",
+                    shown["p_value"] + (" *" if c.get("significant") else ""),
+                    f"{spv['difference']} (p {spv['p_value']})",
                 ]
             )
         out += table(["comparison", "uplift", "difference", "p-value", "Δ seconds/visit"], rows)
@@ -125,20 +98,19 @@ def render_text(report: dict) -> str:
     out.append("")
     out.append("Ranking (impressions with a click; AUC and MAE/RMSE over all shown items)")
     rows = [
-        [name, str(metrics.get("impressions_evaluated", 0))]
-        + [_num(metrics.get(key)) for key in RANKING_KEYS]
+        [name, str(metrics.get("impressions_evaluated", 0)), *format_ranking(metrics)]
         for name, metrics in report["ranking"].items()
     ]
     if rows:
-        out += table(["variant", "lists", *RANKING_KEYS], rows)
+        out += table(["variant", "lists", *(key for key, _ in RANKING_COLUMNS)], rows)
     return "\n".join(out)
 
 
 class Command(BaseCommand):
     help = (
         "Report an A/B experiment: per variant impressions, clicks, CTR and click-through "
-        "probability with 95 % intervals, comparisons with p-values, ranking metrics. Default: "
-        "the active experiment, or all events when none is active."
+        f"probability with {CONFIDENCE_LABEL} intervals, comparisons with p-values, ranking "
+        "metrics. Default: the active experiment, or all events when none is active."
     )
 
     def add_arguments(self, parser):

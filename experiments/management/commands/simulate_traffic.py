@@ -4,9 +4,11 @@ recommendations, through the real views and `POST /api/events/` (see experiments
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from tqdm import tqdm
 
 from experiments.assignment import forced_strategy
 from experiments.simulation import (
@@ -75,14 +77,17 @@ class Command(BaseCommand):
                     f"STYLEFINDER_AB_VARIANT={forced}: every visitor sees '{forced}', "
                     "whatever the experiment."
                 )
-            simulator = Simulator(
-                visitors=options["visitors"],
-                preference=options["preference"],
-                seed=options["seed"],
-                max_pages=options["max_pages"],
-                progress=None if options["quiet"] or options["json"] else self._progress,
-            )
-            result = simulator.run()
+            with progress_reporter(
+                self.stderr, options["visitors"], off=options["quiet"] or options["json"]
+            ) as progress:
+                simulator = Simulator(
+                    visitors=options["visitors"],
+                    preference=options["preference"],
+                    seed=options["seed"],
+                    max_pages=options["max_pages"],
+                    progress=progress,
+                )
+                result = simulator.run()
         except SimulationError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -118,9 +123,25 @@ class Command(BaseCommand):
         if not options["json"]:
             self.stdout.write(message)
 
-    def _progress(self, done: int, total: int) -> None:
-        if done == total or done % 100 == 0:
-            sys.stderr.write(f"\r{done}/{total} visitors")
-            if done == total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+
+@contextmanager
+def progress_reporter(
+    stream: OutputWrapper, total: int, *, off: bool = False
+) -> Iterator[Callable[[int, int], None] | None]:
+    """The simulator's `progress` callback: a tqdm bar when `stream` is a terminal, otherwise (a
+    log, a pipe) one line "N/total visitors" every tenth of the run and at the end."""
+    if off or total <= 0:
+        yield None
+    elif stream.isatty():
+        # The wrapped stream itself: the wrapper would end every redraw with a newline.
+        with tqdm(total=total, unit="visitor", file=stream._out, dynamic_ncols=True) as bar:
+            yield lambda done, _total: bar.update(done - bar.n)
+    else:
+        step = max(1, total // 10)
+
+        def report(done: int, total: int) -> None:
+            if done % step == 0 or done == total:
+                stream.write(f"{done}/{total} visitors")
+                stream.flush()
+
+        yield report

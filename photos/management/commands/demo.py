@@ -28,6 +28,7 @@ from tqdm import tqdm
 from photos.demo_gallery import demo_photo_count, iter_demo_photos
 from photos.models import Photo
 from photos.services import ImportReport
+from photos.signals import announce_settled
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,8 @@ class Command(BaseCommand):
             except Exception as exc:  # the demo images themselves could not be produced
                 logger.exception("The demo gallery could not be rendered")
                 errors.append(("demo gallery", f"{type(exc).__name__}: {exc}"))
+            # The whole gallery is in: the style index is built now, not on the first page view.
+            announce_settled()
 
         self.print_summary(report, errors)
         attempted = len(report.imported) + len(report.duplicates) + len(report.rejected)

@@ -17,6 +17,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from photos.models import Photo
 from photos.services import ImportReport, find_duplicate
+from photos.signals import announce_settled
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
 
@@ -70,6 +71,7 @@ class Command(BaseCommand):
         report = self.import_files(
             root, files, published=not unpublished, verbosity=options["verbosity"]
         )
+        announce_settled()  # the embedded default re-clusters now, not on the first page view
         self.print_summary(report)
 
         if report.rejected and not report.imported and not report.duplicates:

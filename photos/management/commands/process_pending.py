@@ -7,7 +7,8 @@ this command, or the admin's "Re-process" action, hands them to the queue once i
 from django.core.management.base import BaseCommand
 
 from photos.models import Photo
-from photos.pipeline import enqueue_processing
+from photos.queueing import enqueue_processing
+from photos.signals import announce_settled
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         statuses = [Photo.Status.PENDING] + ([Photo.Status.FAILED] if failed else [])
         ids = list(Photo.objects.filter(status__in=statuses).values_list("pk", flat=True))
         queued = sum(enqueue_processing(photo_id) for photo_id in ids)
+        announce_settled()
         self.stdout.write(f"Queued {queued} of {len(ids)} photos.")
         if queued < len(ids):
             self.stderr.write("The task queue could not be reached for the others.")

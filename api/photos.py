@@ -1,4 +1,5 @@
-"""Thin API views: validate, call a service or a strategy, serialise."""
+"""/api/photos/: the photo library (list, detail, staff upload) and each photo's similar
+photos (GET /api/photos/{id}/similar/)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,14 @@ from rest_framework.generics import get_object_or_404  # a malformed id is a 404
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from experiments.assignment import assignment_for
-from experiments.strategies import recommend_for_image, recommend_for_photo
-from photos.imaging import ImageRejected
+from experiments.strategies import recommend_for_photo
 from photos.models import Photo
 from photos.services import DuplicatePhoto, IngestError, PhotoRejected, ingest_photo
-from photos.uploads import open_query_image
+from photos.signals import announce_settled
 from recommender.albums import with_album
+from recommender.services import request_recluster_if_stale
 
 from .base import ApiViewMixin
 from .errors import Conflict, DuplicateErrorSerializer, ErrorSerializer, ServiceUnavailable
@@ -35,9 +35,8 @@ from .serializers import (
     PhotoUploadSerializer,
     SimilarQuerySerializer,
     SimilarResponseSerializer,
-    SimilarUploadSerializer,
 )
-from .throttling import DEFAULT_THROTTLES, SimilarUploadThrottle
+from .similar import similar_response
 
 
 def visible_photos(request):
@@ -46,11 +45,6 @@ def visible_photos(request):
     if not (request.user.is_authenticated and request.user.is_staff):
         photos = photos.public()
     return photos
-
-
-def similar_response(request, photo_id, variant, results) -> Response:
-    payload = {"photo": photo_id, "variant": variant, "results": results}
-    return Response(SimilarResponseSerializer(payload, context={"request": request}).data)
 
 
 @extend_schema_view(
@@ -130,6 +124,7 @@ class PhotoViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
             raise Conflict(str(exc), code="duplicate", existing=exc.existing.pk) from exc
         except IngestError as exc:  # the media storage could not take it: try again later
             raise ServiceUnavailable(str(exc), code="storage_unavailable") from exc
+        announce_settled()  # the embedded default re-clusters before answering
         photo = visible_photos(request).get(pk=photo.pk)  # as processed so far, with its album
         body = self.get_serializer(photo).data
         location = request.build_absolute_uri(reverse("api:photo-detail", args=[photo.pk]))
@@ -148,31 +143,6 @@ class PhotoViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         query = SimilarQuerySerializer(data=plain(request.query_params))
         query.is_valid(raise_exception=True)
         assignment = assignment_for(request)
+        request_recluster_if_stale()  # the list comes from the active run either way
         results = recommend_for_photo(photo, assignment.strategy, query.validated_data["k"])
         return similar_response(request, photo.pk, assignment.variant, results)
-
-
-class SimilarToUploadView(ApiViewMixin, APIView):
-    """POST an image (multipart `image`, optional `k`): the gallery's photos most like it.
-
-    The image is analysed in memory and discarded; it is never added to the gallery.
-    """
-
-    parser_classes = [MultiPartParser]  # a file: multipart/form-data only
-    throttle_classes = [*DEFAULT_THROTTLES, SimilarUploadThrottle]
-
-    @extend_schema(
-        summary="Photos of a similar style to an uploaded image",
-        request=SimilarUploadSerializer,
-        responses=SimilarResponseSerializer,
-    )
-    def post(self, request):
-        form = SimilarUploadSerializer(data=plain(request.data))
-        form.is_valid(raise_exception=True)
-        try:
-            image = open_query_image(form.validated_data["image"])
-        except ImageRejected as exc:
-            raise serializers.ValidationError({"image": [str(exc)]}) from exc
-        assignment = assignment_for(request)
-        results = recommend_for_image(image, assignment.strategy, form.validated_data["k"])
-        return similar_response(request, None, assignment.variant, results)

@@ -1,0 +1,54 @@
+"""POST /api/similar/: the gallery's photos most like an uploaded image, and the answer shape
+that every "similar photos" endpoint shares (also GET /api/photos/{id}/similar/, api/photos.py).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from experiments.assignment import assignment_for
+from experiments.strategies import recommend_for_image
+from photos.imaging import ImageRejected
+from photos.uploads import open_query_image
+from recommender.services import request_recluster_if_stale
+
+from .base import ApiViewMixin
+from .filters import plain
+from .serializers import SimilarResponseSerializer, SimilarUploadSerializer
+from .throttling import DEFAULT_THROTTLES, SimilarUploadThrottle
+
+
+def similar_response(request, photo_id, variant, results) -> Response:
+    payload = {"photo": photo_id, "variant": variant, "results": results}
+    return Response(SimilarResponseSerializer(payload, context={"request": request}).data)
+
+
+class SimilarToUploadView(ApiViewMixin, APIView):
+    """POST an image (multipart `image`, optional `k`): the gallery's photos most like it.
+
+    The image is analysed in memory and discarded; it is never added to the gallery.
+    """
+
+    parser_classes = [MultiPartParser]  # a file: multipart/form-data only
+    throttle_classes = [*DEFAULT_THROTTLES, SimilarUploadThrottle]
+
+    @extend_schema(
+        summary="Photos of a similar style to an uploaded image",
+        request=SimilarUploadSerializer,
+        responses=SimilarResponseSerializer,
+    )
+    def post(self, request):
+        form = SimilarUploadSerializer(data=plain(request.data))
+        form.is_valid(raise_exception=True)
+        try:
+            image = open_query_image(form.validated_data["image"])
+        except ImageRejected as exc:
+            raise serializers.ValidationError({"image": [str(exc)]}) from exc
+        assignment = assignment_for(request)
+        request_recluster_if_stale()  # the list comes from the active run either way
+        results = recommend_for_image(image, assignment.strategy, form.validated_data["k"])
+        return similar_response(request, None, assignment.variant, results)
