@@ -415,7 +415,7 @@ def nearest_albums(query: Mapping[str, np.ndarray] | np.ndarray, k: int = 3) -> 
 
 
 def nearest_albums_for_image(image: Image.Image, k: int = 3) -> list[AlbumCard]:
-    """`nearest_albums` for an image that is not in the gallery (analysed in memory, never stored)."""
+    """`nearest_albums` for an image outside the gallery (analysed in memory, never stored)."""
     from .selectors import query_features
 
     features = query_features(image)

@@ -1,7 +1,7 @@
 import pytest
 
 from photos.models import Photo
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 
 @pytest.fixture

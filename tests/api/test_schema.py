@@ -34,7 +34,7 @@ from schemathesis.specs.openapi import checks
 from schemathesis.transport.serialization import Binary
 
 from photos.models import Photo
-from tests.factories import image_bytes, image_file
+from tests.helpers.images import image_bytes, image_file
 
 OPERATIONS = {
     ("GET", "/api/albums/"),

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from photos.models import Photo
-from tests.factories import gradient_image, image_bytes
+from tests.helpers.images import gradient_image, image_bytes
 
 
 def scene(seed: int, style: str) -> Image.Image:

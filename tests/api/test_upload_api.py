@@ -5,7 +5,7 @@ import io
 import pytest
 
 from photos.models import Photo
-from tests.factories import image_bytes, image_file
+from tests.helpers.images import image_bytes, image_file
 
 
 def test_staff_upload_with_a_token_is_created_and_processed_after_commit(

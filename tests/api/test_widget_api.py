@@ -13,7 +13,7 @@ from django.test import Client
 from experiments import assignment, tokens, visitors
 from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from photos.models import Photo
-from tests.factories import gradient_image, image_bytes, image_file
+from tests.helpers.images import gradient_image, image_bytes, image_file
 
 WIDGET = "/api/widget/"
 EVENTS = "/api/events/"

@@ -197,7 +197,7 @@ def ready_photos(count: int, *, prefix: str, size: tuple[int, int], seed: int, t
     from photos.models import Photo
     from photos.services import ingest_photo
     from photos.signals import announce_settled
-    from tests.factories import image_file
+    from tests.helpers.images import image_file
 
     created = []
     for i in range(count):

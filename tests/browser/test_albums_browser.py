@@ -11,7 +11,7 @@ from photos.services import ingest_photo
 from recommender import albums
 from recommender.services import recluster
 from tests.browser.test_similar_browser import images_loaded, jpeg_bytes, scene, upload_file
-from tests.recommender.test_albums import build_albums
+from tests.helpers.albums import build_albums
 
 pytestmark = pytest.mark.browser
 

@@ -29,7 +29,7 @@ from tests.browser.conftest import (
     ready_photos,
     two_variant_experiment,
 )
-from tests.factories import image_bytes
+from tests.helpers.images import image_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from experiments.ranking import ndcg_at_k
 from experiments.selectors import experiment_report, load_events
 from experiments.statistics import mean_ci, two_proportion_z_test, wilson_interval
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 VARIANT_KEYS = {
     "name",

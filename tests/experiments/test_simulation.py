@@ -33,7 +33,7 @@ from experiments.visitors import VISITOR_COOKIE
 from experiments.wsgi_client import WSGIClient
 from recommender.services import recluster_if_stale
 from recommender.space import StyleSpace
-from tests.factories import gradient_image
+from tests.helpers.images import gradient_image
 
 # --- helpers -------------------------------------------------------------------------------------
 

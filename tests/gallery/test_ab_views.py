@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
@@ -21,7 +20,8 @@ from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from photos.models import Photo
 from photos.services import set_published
 from recommender.services import recluster
-from tests.factories import image_file
+from tests.helpers.html import tags
+from tests.helpers.images import image_file
 
 pytestmark = pytest.mark.django_db
 
@@ -35,23 +35,6 @@ PHOTOS = 6
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    handle_startendtag = handle_starttag
-
-
-def tags(html: str, name: str | None = None) -> list[dict[str, str | None]]:
-    parser = _Tags()
-    parser.feed(html)
-    return [attrs for tag, attrs in parser.tags if name is None or tag == name]
 
 
 def similar_section(html: str) -> dict[str, str | None] | None:

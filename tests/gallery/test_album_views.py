@@ -13,8 +13,8 @@ from photos.models import Photo
 from photos.services import set_published
 from recommender.models import Album, Cluster, ClusterRun, Membership
 from recommender.services import recluster
-from tests.gallery.test_similar_views import _assert_self_contained, _Collector, section, tags
-from tests.recommender.test_albums import build_albums, jpeg_file, styled
+from tests.helpers.albums import build_albums, jpeg_file, styled
+from tests.helpers.html import assert_self_contained, section, start_tags, tags
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +255,7 @@ def test_upload_results_suggest_albums_of_its_style(client, library, style):
     scores = [card.score for card in response.context["albums"]]
     assert scores and all(score > 0 for score in scores)
     assert library["albums"][style].name in text(albums_html)
-    _assert_self_contained(html)
+    assert_self_contained(html)
 
 
 def test_upload_results_suggest_up_to_three_albums(client, library, monkeypatch):
@@ -306,10 +306,9 @@ def test_a_failing_album_lookup_leaves_the_results(client, library, monkeypatch)
 
 def _assert_no_inline_code(html: str) -> None:
     """No inline scripts, styles or handlers (a strict CSP comes later); nothing off-site."""
-    parser = _Collector()
-    parser.feed(html)
-    assert not [tag for tag, _ in parser.tags if tag == "style"]
-    for tag, attrs in parser.tags:
+    pairs = start_tags(html)
+    assert not [tag for tag, _ in pairs if tag == "style"]
+    for tag, attrs in pairs:
         assert "style" not in attrs and not any(key.startswith("on") for key in attrs), attrs
         if tag == "script":
             assert attrs.get("src") and "defer" in attrs, attrs

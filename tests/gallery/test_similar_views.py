@@ -9,7 +9,6 @@ import io
 import re
 import struct
 import zlib
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,8 @@ from photos.models import Photo
 from photos.services import set_published
 from recommender.models import FeatureVector
 from recommender.services import recluster
-from tests.factories import gradient_image
+from tests.helpers.html import assert_self_contained, section, tags
+from tests.helpers.images import gradient_image, named
 
 pytestmark = pytest.mark.django_db
 
@@ -52,13 +52,6 @@ def jpeg_bytes(image: Image.Image, quality: int = 92) -> bytes:
     return buffer.getvalue()
 
 
-def named(data: bytes, name: str) -> io.BytesIO:
-    """A named in-memory file: what the test client sends as a multipart upload."""
-    file = io.BytesIO(data)
-    file.name = name
-    return file
-
-
 def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
     """A PNG whose header claims 1.6 gigapixels: refused from the header, never decoded."""
 
@@ -73,30 +66,6 @@ def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
         + chunk(b"IEND", b"")
     )
-
-
-class _Collector(HTMLParser):
-    """Start tags with their attributes and the text inside elements with a class of interest."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    handle_startendtag = handle_starttag
-
-
-def tags(html: str, name: str) -> list[dict[str, str | None]]:
-    parser = _Collector()
-    parser.feed(html)
-    return [attrs for tag, attrs in parser.tags if tag == name]
-
-
-def section(html: str, start_marker: str, end_marker: str = "</section>") -> str:
-    start = html.index(start_marker)
-    return html[start : html.index(end_marker, start)]
 
 
 def similar_section(response) -> str:
@@ -299,28 +268,13 @@ def test_find_similar_get_shows_the_empty_form(client):
     assert "form-errors" not in html
 
 
-def _assert_self_contained(html: str) -> None:
-    """No inline scripts, styles or handlers (a strict CSP comes later); nothing off-site."""
-    parser = _Collector()
-    parser.feed(html)
-    scripts = [attrs for tag, attrs in parser.tags if tag == "script"]
-    assert scripts and all(s.get("src") and "defer" in s for s in scripts)
-    assert not [tag for tag, _ in parser.tags if tag == "style"]
-    for _, attrs in parser.tags:
-        assert "style" not in attrs and not any(key.startswith("on") for key in attrs), attrs
-        for key in ("src", "href", "srcset", "action"):
-            value = attrs.get(key) or ""
-            if attrs.get("rel") != "canonical":
-                assert not value.startswith(("http:", "https:", "//")), (key, value)
-
-
 def test_pages_with_similar_photos_are_self_contained(client, gallery):
-    _assert_self_contained(client.get(gallery["noir"][0].get_absolute_url()).content.decode())
-    _assert_self_contained(client.get(FIND_SIMILAR).content.decode())
+    assert_self_contained(client.get(gallery["noir"][0].get_absolute_url()).content.decode())
+    assert_self_contained(client.get(FIND_SIMILAR).content.decode())
     upload = named(jpeg_bytes(styled(60, "warm")), "mine.jpg")
-    _assert_self_contained(client.post(FIND_SIMILAR, {"image": upload}).content.decode())
+    assert_self_contained(client.post(FIND_SIMILAR, {"image": upload}).content.decode())
     bad = named(b"nope", "x.jpg")
-    _assert_self_contained(client.post(FIND_SIMILAR, {"image": bad}).content.decode())
+    assert_self_contained(client.post(FIND_SIMILAR, {"image": bad}).content.decode())
 
 
 def test_find_similar_rejects_other_methods(client):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -11,7 +10,9 @@ from django.urls import reverse
 from gallery import selectors
 from photos.models import Photo
 from photos.services import ingest_photo
-from tests.factories import image_file
+from tests.helpers.html import start_tags
+from tests.helpers.html import tags as html_tags
+from tests.helpers.images import image_file
 
 pytestmark = pytest.mark.django_db
 
@@ -19,23 +20,8 @@ pytestmark = pytest.mark.django_db
 # --- helpers ---------------------------------------------------------------------------------
 
 
-class _Collector(HTMLParser):
-    """Start tags and their attributes, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    handle_startendtag = handle_starttag
-
-
 def tags(response, name: str | None = None) -> list[dict[str, str | None]]:
-    parser = _Collector()
-    parser.feed(response.content.decode())
-    return [attrs for tag, attrs in parser.tags if name is None or tag == name]
+    return html_tags(response.content.decode(), name)
 
 
 def grid_images(response) -> list[dict[str, str | None]]:
@@ -417,9 +403,7 @@ def test_pages_are_accessible_and_self_contained(client, make_photo, which):
 
 
 def _tag_pairs(response):
-    parser = _Collector()
-    parser.feed(response.content.decode())
-    return parser.tags
+    return start_tags(response.content.decode())
 
 
 def test_nav_marks_the_gallery_as_current_page(client):

@@ -9,7 +9,7 @@ import pytest
 import rjsmin
 
 from photos.models import Photo
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 PAGE = "/widget/"
 SCRIPT_URL = "http://testserver/static/widget/stylefinder-widget.js"

@@ -14,7 +14,7 @@ from PIL import Image, ImageEnhance
 
 from photos.models import Photo
 from recommender.models import ClusterRun, Membership, RecommenderSettings
-from tests.factories import gradient_image
+from tests.helpers.images import gradient_image
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

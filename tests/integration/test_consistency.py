@@ -10,7 +10,7 @@ from django.db import connection
 from photos.models import Photo
 from recommender.models import ClusterRun, Membership, Neighbour
 from recommender.services import recluster
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

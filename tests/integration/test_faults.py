@@ -34,7 +34,7 @@ from django.urls import reverse
 
 from photos.models import Photo
 from photos.queueing import NOT_QUEUED
-from tests.factories import image_file
+from tests.helpers.images import image_file
 from tests.integration.conftest import REPO, wait_for, worker_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -27,7 +27,7 @@ from django.conf import settings as django_settings
 
 from photos.models import Photo
 from recommender.models import ClusterRun
-from tests.factories import image_file
+from tests.helpers.images import image_file
 from tests.integration.conftest import REPO, Worker, free_port, wait_for, worker_database_url
 from tests.test_deploy_files import (
     dockerfile_collectstatic,

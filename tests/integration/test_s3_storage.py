@@ -23,7 +23,7 @@ from photos.pipeline import process_photo
 from photos.services import StorageUnavailable, ingest_photo
 from photos.tasks import MAX_RETRIES
 from recommender.models import ClusterRun, RecommenderSettings
-from tests.factories import image_bytes
+from tests.helpers.images import image_bytes
 from tests.integration import s3_server
 from tests.integration.conftest import wait_for
 from tests.integration.s3_server import S3Bucket

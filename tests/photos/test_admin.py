@@ -10,18 +10,12 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from photos.models import Photo
-from tests.factories import image_bytes, image_file
+from tests.helpers.images import image_bytes, image_file, named
 
 pytestmark = pytest.mark.django_db
 
 UPLOAD_URL = "admin:photos_photo_upload"
 CHANGELIST_URL = "admin:photos_photo_changelist"
-
-
-def named(data: bytes, name: str) -> io.BytesIO:
-    file = io.BytesIO(data)
-    file.name = name
-    return file
 
 
 def zip_file(members: dict[str, bytes], name: str = "photos.zip") -> io.BytesIO:

@@ -12,7 +12,7 @@ import pytest
 
 from photos.archives import import_zip, is_junk, iter_zip_members, looks_like_zip
 from photos.models import Photo
-from tests.factories import image_bytes
+from tests.helpers.images import image_bytes
 
 MB = 1024 * 1024
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from photos.management.commands.import_photos import find_image_files
 from photos.models import Photo
-from tests.factories import image_bytes
+from tests.helpers.images import image_bytes
 
 pytestmark = pytest.mark.django_db
 

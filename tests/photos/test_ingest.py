@@ -16,13 +16,13 @@ from photos import pipeline
 from photos.imaging import open_normalized
 from photos.models import Photo, Rendition
 from photos.services import DuplicatePhoto, PhotoRejected, ingest_photo, reprocess_photos
-from tests.factories import adobe_rgb_icc_profile, gradient_image, image_bytes, image_file
-
-
-def named(data: bytes, name: str) -> io.BytesIO:
-    stream = io.BytesIO(data)
-    stream.name = name
-    return stream
+from tests.helpers.images import (
+    adobe_rgb_icc_profile,
+    gradient_image,
+    image_bytes,
+    image_file,
+    named,
+)
 
 
 def stored_files(media_root: Path) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from photos.looks import LOOK_LABELS, LOOKS, apply_look
-from tests.factories import gradient_image
+from tests.helpers.images import gradient_image
 
 SEEDS = range(6)
 LOOK_NAMES = [name for name in LOOKS if name != "original"]

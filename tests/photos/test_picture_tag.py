@@ -10,7 +10,7 @@ from django.template import Context, Template, TemplateSyntaxError
 
 from photos.models import Photo
 from photos.renditions import Picture, picture
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 pytestmark = pytest.mark.django_db
 

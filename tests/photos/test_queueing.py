@@ -12,7 +12,7 @@ from photos import queueing
 from photos.models import Photo
 from photos.services import ingest_photo
 from photos.tasks import process_photo_task
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from photos.storage import describe, is_unavailable, purge_orphans
 from photos.tasks import MAX_RETRIES, process_photo_task
 from recommender.models import ClusterRun
 from recommender.selectors import _SpaceCache
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from recommender.models import ClusterRun, RecommenderSettings
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 
 def test_settings_changelist_opens_the_single_settings_row(admin_client, db):

@@ -13,8 +13,8 @@ from recommender.extraction import extractor_availability
 from recommender.models import ClusterRun, FeatureVector
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
-from tests.factories import gradient_image
-from tests.shared_data import LITE0_MODEL, require
+from tests.helpers.images import gradient_image
+from tests.helpers.shared_photos import LITE0_MODEL, require
 
 
 @pytest.fixture

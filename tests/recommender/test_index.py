@@ -13,7 +13,7 @@ from photos.services import set_published
 from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
-from tests.factories import gradient_image
+from tests.helpers.images import gradient_image
 
 
 def jpeg(image: Image.Image, name: str) -> io.BytesIO:

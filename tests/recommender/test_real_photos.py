@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from photos.models import Photo
-from tests.shared_data import ELEMENTARY, LITE0_MODEL, require
+from tests.helpers.shared_photos import ELEMENTARY, LITE0_MODEL, require
 
 
 @pytest.fixture

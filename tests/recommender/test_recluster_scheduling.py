@@ -13,7 +13,7 @@ from photos.models import Photo
 from recommender import services
 from recommender.models import RecommenderSettings
 from recommender.tasks import recluster_task
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 
 @pytest.fixture

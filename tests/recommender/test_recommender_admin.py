@@ -13,7 +13,7 @@ from photos.models import Photo
 from recommender import services
 from recommender.charts import clean_points, line_chart_svg, nice_ticks, sweep_series
 from recommender.models import Album, Cluster, ClusterRun, Membership, RecommenderSettings
-from tests.factories import image_file
+from tests.helpers.images import image_file
 
 SETTINGS_URL = "admin:recommender_recommendersettings_change"
 

@@ -8,7 +8,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from recommender.explain import reasons, style_attributes
 from recommender.features.style import FEATURE_NAMES, FEATURES, StyleExtractor, named, style_values
-from tests.factories import gradient_image
+from tests.helpers.images import gradient_image
 
 extractor = StyleExtractor()
 

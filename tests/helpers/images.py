@@ -34,6 +34,13 @@ def image_bytes(
     return buffer.getvalue()
 
 
+def named(data: bytes, name: str) -> io.BytesIO:
+    """A named in-memory file of `data`, as an upload or an opened file would be."""
+    file = io.BytesIO(data)
+    file.name = name
+    return file
+
+
 def image_file(name: str = "photo.jpg", **kwargs) -> io.BytesIO:
     """A named in-memory file, as an upload or an opened file would be."""
     data = io.BytesIO(image_bytes(**kwargs))
