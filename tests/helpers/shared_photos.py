@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 ELEMENTARY = SHARED / "photos" / "elementary"
 LITE0_MODEL = SHARED / "models" / "efficientnet_lite0_imagenet.keras"
 IMAGENET_LABELS = SHARED / "models" / "imagenet_labels.txt"
