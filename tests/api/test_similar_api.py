@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from photos.models import Photo
-from tests.helpers.images import gradient_image, image_bytes
+from tests.helpers.images import image_bytes, jpeg_file, styled
 
 
 def scene(seed: int, style: str) -> Image.Image:
-    image = gradient_image((200, 140), seed=seed)
-    image = Image.fromarray(np.roll(np.asarray(image), seed * 37, axis=1))
-    if style == "noir":
-        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
-    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
-    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
+    """Smaller than the gallery tests' scenes, each rolled sideways by its own seed."""
+    return styled(seed, style, (200, 140), shift=seed * 37)
 
 
 def jpeg_upload(image: Image.Image, name: str = "query.jpg") -> io.BytesIO:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    buffer.seek(0)
-    buffer.name = name
-    return buffer
+    return jpeg_file(image, name, quality=90)
 
 
 @pytest.fixture

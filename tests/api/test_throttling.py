@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from tests.api.test_similar_api import jpeg_upload, scene
+from tests.helpers.images import jpeg_file, styled
 
 
 @pytest.fixture
@@ -22,7 +22,11 @@ def rates(settings):
 
 
 def upload(client, **extra):
-    return client.post("/api/similar/", {"image": jpeg_upload(scene(1, "noir"))}, **extra)
+    return client.post(
+        "/api/similar/",
+        {"image": jpeg_file(styled(1, "noir", (200, 140), shift=37), "query.jpg", quality=90)},
+        **extra,
+    )
 
 
 def test_anonymous_similar_uploads_are_limited_per_address(client, db, rates):

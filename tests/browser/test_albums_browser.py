@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from photos.models import Photo
 from photos.services import ingest_photo
 from recommender import albums
 from recommender.services import recluster
-from tests.browser.test_similar_browser import images_loaded, jpeg_bytes, scene, upload_file
 from tests.helpers.albums import build_albums
+from tests.helpers.browser import images_loaded, upload_file
+from tests.helpers.images import jpeg_file, landscape
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +23,7 @@ def album_library(transactional_db) -> dict:
     photos: dict = {"noir": [], "warm": []}
     for i in range(PER_STYLE):
         for style in ("noir", "warm"):
-            file = io.BytesIO(jpeg_bytes(scene(i, style)))
-            file.name = f"{style}-{i}.jpg"
+            file = jpeg_file(landscape(i, style), f"{style}-{i}.jpg", quality=88)
             title = f"{'Night' if style == 'noir' else 'Golden'} study {i + 1}"
             photo = ingest_photo(file, title=title)
             photo.refresh_from_db()

@@ -10,6 +10,7 @@ from PIL import Image
 
 from photos.models import Photo
 from photos.services import ingest_photo
+from tests.helpers.browser import images_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -55,18 +56,6 @@ def photos(transactional_db) -> list[Photo]:
         assert photo.status == Photo.Status.READY, photo.error
         created.append(photo)
     return created
-
-
-def images_loaded(locator) -> list[int]:
-    """naturalWidth of every image of `locator`, after scrolling each into view (lazy images)."""
-    widths = []
-    for image in locator.all():
-        image.scroll_into_view_if_needed()
-        image.page.wait_for_function(
-            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-        )
-        widths.append(image.evaluate("img => img.naturalWidth"))
-    return widths
 
 
 def test_gallery_photo_page_and_keyboard_navigation(live_server, photos, page, test_output_dir):

@@ -2,50 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
 
 from photos.models import Photo
 from photos.services import ingest_photo
 from photos.signals import announce_settled
+from tests.helpers.browser import images_loaded, upload_file
+from tests.helpers.images import jpeg_file, landscape
 
 pytestmark = pytest.mark.browser
 
 STYLES = ("noir", "warm")
 PER_STYLE = 5
-
-
-def scene(seed: int, style: str, size: tuple[int, int] = (1200, 800)) -> Image.Image:
-    """A small landscape (sky, sun, rolling ground) in one of two clearly different styles:
-    dark black & white ("noir") or bright, warm colour."""
-    width, height = size
-    rng = np.random.default_rng(seed)
-    top = rng.uniform(60, 140, 3)
-    bottom = rng.uniform(150, 230, 3)
-    t = np.linspace(0, 1, height)[:, None, None]
-    pixels = np.broadcast_to(top * (1 - t) + bottom * t, (height, width, 3)).copy()
-    yy, xx = np.mgrid[0:height, 0:width]
-    sun_x, sun_y = width * rng.uniform(0.2, 0.8), height * rng.uniform(0.25, 0.45)
-    pixels[(xx - sun_x) ** 2 + (yy - sun_y) ** 2 < (height * 0.07) ** 2] = (250, 240, 215)
-    waves = rng.uniform(1.5, 4)
-    horizon = height * (0.6 + 0.06 * np.sin(xx / width * np.pi * waves + seed))
-    pixels[yy > horizon] = rng.uniform(30, 110, 3)
-    pixels += rng.normal(0, 5, pixels.shape)
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    if style == "noir":
-        grey = image.convert("L").convert("RGB")
-        return ImageEnhance.Contrast(ImageEnhance.Brightness(grey).enhance(0.45)).enhance(1.2)
-    bright = np.asarray(ImageEnhance.Brightness(image).enhance(1.25), dtype=np.float32)
-    return Image.fromarray(np.clip(bright * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
-
-
-def jpeg_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=88)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -54,8 +22,7 @@ def styled_photos(transactional_db) -> dict[str, list[Photo]]:
     photos: dict[str, list[Photo]] = {style: [] for style in STYLES}
     for i in range(PER_STYLE):
         for style in STYLES:
-            file = io.BytesIO(jpeg_bytes(scene(i, style)))
-            file.name = f"{style}-{i}.jpg"
+            file = jpeg_file(landscape(i, style), f"{style}-{i}.jpg", quality=88)
             title = f"{'Night' if style == 'noir' else 'Golden'} study {i + 1}"
             photo = ingest_photo(file, title=title, description=f"{title}, {style} light.")
             photo.refresh_from_db()
@@ -65,29 +32,8 @@ def styled_photos(transactional_db) -> dict[str, list[Photo]]:
     return photos
 
 
-def images_loaded(locator) -> list[int]:
-    """naturalWidth of every image of `locator`, after scrolling each into view (lazy images)."""
-    widths = []
-    for image in locator.all():
-        image.scroll_into_view_if_needed()
-        image.page.wait_for_function(
-            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-        )
-        widths.append(image.evaluate("img => img.naturalWidth"))
-    return widths
-
-
 def shown_photo_ids(locator) -> list[int]:
     return [int(link.get_attribute("data-photo")) for link in locator.all()]
-
-
-def upload_file(seed: int, style: str) -> dict:
-    """What `set_input_files` sends: an in-memory JPEG, never a file on disk."""
-    return {
-        "name": f"my-{style}-photo.jpg",
-        "mimeType": "image/jpeg",
-        "buffer": jpeg_bytes(scene(seed, style, (900, 600))),
-    }
 
 
 def check_similar_strip(page, live_server, photos, screenshot):

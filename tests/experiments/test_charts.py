@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from experiments.charts import ctr_by_day_chart, day_label, day_number, position_curve_chart
 from recommender.charts import multi_line_chart_svg
-
-
-def y_ticks(svg: str) -> list[float]:
-    """The y axis's tick values, read from their labels."""
-    block = re.search(r'<g class="sf-chart-y-ticks">(.*?)</g>', svg, flags=re.S).group(1)
-    labels = re.findall(r"<text[^>]*>([^<]*)</text>", block)
-    return [float(label.replace("−", "-").replace(",", "")) for label in labels]
+from tests.helpers.charts import y_ticks
 
 
 def test_multi_line_chart_with_days_and_without_data():

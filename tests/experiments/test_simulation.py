@@ -15,7 +15,6 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.core.servers.basehttp import get_internal_wsgi_application
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from PIL import Image, ImageEnhance
 
 from experiments.management.commands.simulate_traffic import progress_reporter
 from experiments.models import Click, Experiment, Impression, PageTime
@@ -33,28 +32,9 @@ from experiments.visitors import VISITOR_COOKIE
 from experiments.wsgi_client import WSGIClient
 from recommender.services import recluster_if_stale
 from recommender.space import StyleSpace
-from tests.helpers.images import gradient_image
+from tests.helpers.images import jpeg_file, styled
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def styled(seed: int, style: str) -> io.BytesIO:
-    """Distinct scenes in two clearly different styles: dark B&W ("noir") or bright warm colour
-    (the idea of tests/recommender/test_index.py), as a named JPEG file."""
-    image = gradient_image((240, 160), seed=seed)
-    rng = np.random.default_rng(seed)
-    pixels = np.roll(np.asarray(image, dtype=np.float32), int(rng.integers(0, 240)), axis=1)
-    image = Image.fromarray(pixels.astype(np.uint8))
-    if style == "noir":
-        image = ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
-    else:
-        warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
-        image = Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=92)
-    buffer.seek(0)
-    buffer.name = f"{style}-{seed}.jpg"
-    return buffer
 
 
 @pytest.fixture
@@ -74,7 +54,7 @@ def gallery(ingest, site):
     photos = {"noir": [], "warm": []}
     for i in range(6):
         for style in photos:
-            photos[style].append(ingest(styled(i, style)))
+            photos[style].append(ingest(jpeg_file(styled(i, style), f"{style}-{i}.jpg")))
     return photos
 
 

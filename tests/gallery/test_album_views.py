@@ -13,8 +13,9 @@ from photos.models import Photo
 from photos.services import set_published
 from recommender.models import Album, Cluster, ClusterRun, Membership
 from recommender.services import recluster
-from tests.helpers.albums import build_albums, jpeg_file, styled
+from tests.helpers.albums import build_albums
 from tests.helpers.html import assert_self_contained, section, start_tags, tags
+from tests.helpers.images import jpeg_file, styled
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from gallery import views
 from photos.models import Photo
@@ -23,7 +23,7 @@ from photos.services import set_published
 from recommender.models import FeatureVector
 from recommender.services import recluster
 from tests.helpers.html import assert_self_contained, section, tags
-from tests.helpers.images import gradient_image, named
+from tests.helpers.images import jpeg_bytes, named, styled
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +31,6 @@ FIND_SIMILAR = reverse("gallery:find_similar")
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def styled(seed: int, style: str) -> Image.Image:
-    """Distinct scenes in two clearly different styles: dark B&W ("noir") or bright warm colour
-    (the idea of tests/recommender/test_index.py)."""
-    image = gradient_image((240, 160), seed=seed)
-    rng = np.random.default_rng(seed)
-    pixels = np.roll(np.asarray(image, dtype=np.float32), int(rng.integers(0, 240)), axis=1)
-    image = Image.fromarray(pixels.astype(np.uint8))
-    if style == "noir":
-        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
-    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
-    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
-
-
-def jpeg_bytes(image: Image.Image, quality: int = 92) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:

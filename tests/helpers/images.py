@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 
 def gradient_image(
@@ -46,6 +46,64 @@ def image_file(name: str = "photo.jpg", **kwargs) -> io.BytesIO:
     data = io.BytesIO(image_bytes(**kwargs))
     data.name = name
     return data
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def jpeg_file(image: Image.Image, name: str, quality: int = 92) -> io.BytesIO:
+    """`image` as a named in-memory JPEG file, as an upload would be."""
+    return named(jpeg_bytes(image, quality), name)
+
+
+def styled(
+    seed: int, style: str, size: tuple[int, int] = (240, 160), shift: int | None = None
+) -> Image.Image:
+    """Distinct scenes in clearly different styles: dark B&W ("noir"), bright warm colour
+    ("warm") or cool, soft, pale colour ("frost").
+
+    The scene is a gradient rolled sideways by `shift` pixels (by a seeded random amount when
+    None), so that seeds differ in more than noise.
+    """
+    image = gradient_image(size, seed=seed)
+    if shift is None:
+        shift = int(np.random.default_rng(seed).integers(0, size[0]))
+    pixels = np.roll(np.asarray(image, dtype=np.float32), shift, axis=1)
+    image = Image.fromarray(pixels.astype(np.uint8))
+    if style == "noir":
+        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
+    if style == "frost":
+        pale = np.asarray(image, dtype=np.float32) * 0.35 + 150
+        return Image.fromarray(np.clip(pale * [0.85, 0.97, 1.12], 0, 255).astype(np.uint8))
+    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
+    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
+
+
+def landscape(seed: int, style: str, size: tuple[int, int] = (1200, 800)) -> Image.Image:
+    """A small landscape (sky, sun, rolling ground) in one of two clearly different styles:
+    dark black & white ("noir") or bright, warm colour."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    top = rng.uniform(60, 140, 3)
+    bottom = rng.uniform(150, 230, 3)
+    t = np.linspace(0, 1, height)[:, None, None]
+    pixels = np.broadcast_to(top * (1 - t) + bottom * t, (height, width, 3)).copy()
+    yy, xx = np.mgrid[0:height, 0:width]
+    sun_x, sun_y = width * rng.uniform(0.2, 0.8), height * rng.uniform(0.25, 0.45)
+    pixels[(xx - sun_x) ** 2 + (yy - sun_y) ** 2 < (height * 0.07) ** 2] = (250, 240, 215)
+    waves = rng.uniform(1.5, 4)
+    horizon = height * (0.6 + 0.06 * np.sin(xx / width * np.pi * waves + seed))
+    pixels[yy > horizon] = rng.uniform(30, 110, 3)
+    pixels += rng.normal(0, 5, pixels.shape)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if style == "noir":
+        grey = image.convert("L").convert("RGB")
+        return ImageEnhance.Contrast(ImageEnhance.Brightness(grey).enhance(0.45)).enhance(1.2)
+    bright = np.asarray(ImageEnhance.Brightness(image).enhance(1.25), dtype=np.float32)
+    return Image.fromarray(np.clip(bright * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
 
 
 def adobe_rgb_icc_profile() -> bytes:

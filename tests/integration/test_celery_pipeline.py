@@ -7,40 +7,25 @@ import io
 import re
 import zipfile
 
-import numpy as np
 import pytest
 from django.urls import reverse
-from PIL import Image, ImageEnhance
 
 from photos.models import Photo
-from recommender.models import ClusterRun, Membership, RecommenderSettings
-from tests.helpers.images import gradient_image
+from recommender.models import ClusterRun, Membership
+from tests.helpers.images import jpeg_bytes, styled
+from tests.helpers.index import index_settled
 from tests.integration.conftest import wait_for
+
+
+def styled_jpeg(seed: int, style: str) -> bytes:
+    return jpeg_bytes(styled(seed, style, (220, 150), shift=seed * 23), quality=88)
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def styled_jpeg(seed: int, style: str) -> bytes:
-    image = gradient_image((220, 150), seed=seed)
-    image = Image.fromarray(np.roll(np.asarray(image), seed * 23, axis=1))
-    if style == "noir":
-        image = ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
-    else:
-        warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
-        image = Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=88)
-    return buffer.getvalue()
-
-
 def ready_runs() -> int:
     return ClusterRun.objects.filter(status=ClusterRun.Status.READY).count()
-
-
-def index_settled(n_photos: int) -> bool:
-    run = ClusterRun.objects.filter(is_active=True).first()
-    dirty = RecommenderSettings.objects.filter(index_dirty_since__isnull=False).exists()
-    return run is not None and run.n_photos == n_photos and not dirty
 
 
 def test_zip_upload_in_the_admin_is_processed_by_a_real_worker(admin_client, start_worker):

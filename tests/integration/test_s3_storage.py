@@ -22,8 +22,9 @@ from photos.models import OrphanedFile, Photo
 from photos.pipeline import process_photo
 from photos.services import StorageUnavailable, ingest_photo
 from photos.tasks import MAX_RETRIES
-from recommender.models import ClusterRun, RecommenderSettings
+from recommender.models import ClusterRun
 from tests.helpers.images import image_bytes
+from tests.helpers.index import index_settled
 from tests.integration import s3_server
 from tests.integration.conftest import wait_for
 from tests.integration.s3_server import S3Bucket
@@ -73,12 +74,6 @@ def assert_served_from_s3(bucket: S3Bucket, urls: list[str]) -> None:
         assert content_type == "image/webp", url
         with Image.open(io.BytesIO(body)) as image:
             assert image.format == "WEBP"
-
-
-def index_settled(n_photos: int) -> bool:
-    run = ClusterRun.objects.filter(is_active=True).first()
-    dirty = RecommenderSettings.objects.filter(index_dirty_since__isnull=False).exists()
-    return run is not None and run.n_photos == n_photos and not dirty
 
 
 def test_uploads_are_stored_processed_and_served_from_s3(

@@ -14,7 +14,8 @@ from recommender.features.style import StyleExtractor
 from recommender.models import Album, Cluster, ClusterRun
 from recommender.selectors import space_cache
 from recommender.services import recluster
-from tests.helpers.albums import build_albums, jpeg_file, style_vector, styled
+from tests.helpers.albums import build_albums, style_vector
+from tests.helpers.images import jpeg_file, styled
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from recommender.extraction import extractor_availability
 from recommender.models import ClusterRun, FeatureVector
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
-from tests.helpers.images import gradient_image
+from tests.helpers.images import gradient_image, jpeg_file
 from tests.helpers.shared_photos import LITE0_MODEL, require
 
 
@@ -28,11 +28,7 @@ def jpeg(seed: int, grey: bool = False) -> io.BytesIO:
     image = Image.fromarray(np.roll(np.asarray(image), seed * 29, axis=0))
     if grey:
         image = image.convert("L").convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    buffer.seek(0)
-    buffer.name = f"cnn-{seed}.jpg"
-    return buffer
+    return jpeg_file(image, f"cnn-{seed}.jpg", quality=90)
 
 
 def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest):

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
 
 from photos.models import Photo
 from photos.services import set_published
 from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
-from tests.helpers.images import gradient_image
-
-
-def jpeg(image: Image.Image, name: str) -> io.BytesIO:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=92)
-    buffer.seek(0)
-    buffer.name = name
-    return buffer
-
-
-def styled(seed: int, style: str) -> Image.Image:
-    """Distinct scenes in two clearly different styles: dark B&W or bright warm colour."""
-    image = gradient_image((240, 160), seed=seed)
-    rng = np.random.default_rng(seed)
-    pixels = np.asarray(image, dtype=np.float32)
-    pixels = np.roll(pixels, int(rng.integers(0, 240)), axis=1)
-    image = Image.fromarray(pixels.astype(np.uint8))
-    if style == "noir":
-        return ImageEnhance.Brightness(image.convert("L").convert("RGB")).enhance(0.45)
-    warm = np.asarray(ImageEnhance.Brightness(image).enhance(1.3), dtype=np.float32)
-    return Image.fromarray(np.clip(warm * [1.15, 1.0, 0.7], 0, 255).astype(np.uint8))
+from tests.helpers.images import jpeg_file, styled
 
 
 @pytest.fixture
@@ -42,7 +18,7 @@ def gallery(ingest, settle):
     photos = {"noir": [], "warm": []}
     for i in range(6):
         for style in photos:
-            photos[style].append(ingest(jpeg(styled(i, style), f"{style}-{i}.jpg")))
+            photos[style].append(ingest(jpeg_file(styled(i, style), f"{style}-{i}.jpg")))
     settle()
     return photos
 
@@ -145,7 +121,7 @@ def test_rebuild_switches_the_active_run_and_prunes_old_ones(gallery):
 
 
 def test_rebuild_with_too_few_photos_does_nothing(ingest):
-    ingest(jpeg(styled(1, "warm"), "only.jpg"))
+    ingest(jpeg_file(styled(1, "warm"), "only.jpg"))
     result = recluster()
     assert result.run is None
     assert "Fewer than two" in result.message
@@ -178,7 +154,7 @@ def test_a_failing_extractor_fails_the_photo_with_the_reason(ingest, monkeypatch
         raise ValueError("style extractor exploded")
 
     monkeypatch.setattr(StyleExtractor, "extract", broken)
-    photo = ingest(jpeg(styled(1, "warm"), "boom.jpg"))
+    photo = ingest(jpeg_file(styled(1, "warm"), "boom.jpg"))
     assert photo.status == Photo.Status.FAILED
     assert "style extractor exploded" in photo.error
     assert not FeatureVector.objects.filter(photo=photo).exists()

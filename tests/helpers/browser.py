@@ -1,0 +1,26 @@
+"""Playwright helpers shared by the browser tests."""
+
+from __future__ import annotations
+
+from tests.helpers.images import jpeg_bytes, landscape
+
+
+def images_loaded(locator) -> list[int]:
+    """naturalWidth of every image of `locator`, after scrolling each into view (lazy images)."""
+    widths = []
+    for image in locator.all():
+        image.scroll_into_view_if_needed()
+        image.page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        )
+        widths.append(image.evaluate("img => img.naturalWidth"))
+    return widths
+
+
+def upload_file(seed: int, style: str) -> dict:
+    """What `set_input_files` sends: an in-memory JPEG, never a file on disk."""
+    return {
+        "name": f"my-{style}-photo.jpg",
+        "mimeType": "image/jpeg",
+        "buffer": jpeg_bytes(landscape(seed, style, (900, 600)), quality=88),
+    }
