@@ -339,10 +339,11 @@ def request_recluster_if_stale() -> None:
     queued (the broker was down) is picked up here, at most once per STALE_CHECK_SECONDS per
     cache. In the embedded default the writer has paid already (`settle`).
     """
-    if settings.CELERY_TASK_ALWAYS_EAGER or cache.get(RECLUSTER_SCHEDULED):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return
+    # One cache call on the common path: most requests find the check done recently.
     if not cache.add(STALE_CHECKED, "1", timeout=STALE_CHECK_SECONDS):
         return
-    if index_is_stale():
+    if not cache.get(RECLUSTER_SCHEDULED) and index_is_stale():
         cache.set(RECLUSTER_REQUESTED_AT, time.time(), timeout=None)
         schedule_recluster()

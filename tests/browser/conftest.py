@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.helpers.environment import unavailable
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,10 +55,7 @@ def allow_orm_beside_playwright():
 def browser(allow_orm_beside_playwright):
     """One headless Chromium per test module (the event loop stops with it)."""
     if not os.path.exists(CHROMIUM):
-        message = f"Chromium not found at {CHROMIUM}: browser tests need the system Chromium."
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Chromium not found at {CHROMIUM}: browser tests need the system Chromium.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -19,29 +19,29 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from tests.helpers.environment import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _missing(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def real_services() -> None:
     engine = django_settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine:
-        _missing("integration tests need DATABASE_URL=postgres://… (run `make test-integration`)")
+        unavailable(
+            "integration tests need DATABASE_URL=postgres://… (run `make test-integration`)"
+        )
     if django_settings.CELERY_TASK_ALWAYS_EAGER:
-        _missing("integration tests need CELERY_BROKER_URL=redis://… (run `make test-integration`)")
+        unavailable(
+            "integration tests need CELERY_BROKER_URL=redis://… (run `make test-integration`)"
+        )
     import redis
 
     client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        _missing(f"Redis at {django_settings.CELERY_BROKER_URL} is not reachable: {exc}")
+        unavailable(f"Redis at {django_settings.CELERY_BROKER_URL} is not reachable: {exc}")
     client.flushdb()  # a clean queue and cache (database 15 belongs to the tests)
 
 

@@ -31,7 +31,8 @@ from unittest import mock
 
 import pytest
 
-from tests.integration.conftest import REPO, _missing
+from tests.helpers.environment import unavailable
+from tests.integration.conftest import REPO
 
 REGION = "us-east-1"
 KEY = SECRET = "testing"
@@ -249,7 +250,7 @@ def moto_server(tmp_path_factory) -> Iterator[MotoServer]:
     try:
         import moto.server  # noqa: F401
     except ImportError as exc:
-        _missing(
+        unavailable(
             f"moto[server] is needed for the S3 tests ({exc}): pip install -r requirements-dev.txt"
         )
     server = MotoServer(tmp_path_factory.mktemp("moto") / "moto_server.log")

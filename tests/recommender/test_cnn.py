@@ -28,27 +28,18 @@ from recommender.extraction import (
 from recommender.features import availability, get_extractor
 from recommender.features.base import ExtractorUnavailable
 from recommender.features.cnn import CnnConfig, CnnExtractor
+from tests.helpers.shared_photos import IMAGENET_LABELS, LITE0_MODEL, require
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = REPO.parent / "shared" / "models"
-LITE0 = MODELS / "efficientnet_lite0_imagenet.keras"
-LABELS = MODELS / "imagenet_labels.txt"
+LITE0 = LITE0_MODEL
 LITE0_DIM = 1280 + 2 * (32 + 24)  # avg_pool + mean/std of stem_relu (32) and block2_add (24)
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
-
-
-def _require_model_file() -> None:
-    if not LITE0.is_file():
-        message = f"shared model file missing: {LITE0}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def lite0() -> CnnExtractor:
     """One loaded extractor for the module. batch_size=2 so that batches of 3 are split."""
-    _require_model_file()
+    require(LITE0)
     extractor = CnnExtractor(CnnConfig(weights=str(LITE0), batch_size=2))
     extractor.check_available()
     return extractor
@@ -204,7 +195,7 @@ def test_the_shared_weights_classify_the_cat(lite0, cat):
     model = keras.models.load_model(LITE0, compile=False)
     batch = np.asarray(cat.resize((224, 224), Image.Resampling.BILINEAR), np.float32)[None]
     scores = np.asarray(model(batch, training=False))[0]
-    labels = LABELS.read_text(encoding="utf-8").splitlines()[1:1001]  # line 1: background
+    labels = IMAGENET_LABELS.read_text(encoding="utf-8").splitlines()[1:1001]  # line 1: background
     top = [labels[i].split(",")[0].strip() for i in np.argsort(-scores)[:5]]
     assert CAT_CLASSES & set(top), top
 
