@@ -25,6 +25,8 @@ from photos.models import Photo
 from photos.services import DuplicatePhoto, IngestError, PhotoRejected, ingest_photo
 from photos.signals import announce_settled
 from recommender.albums import with_album
+from recommender.modes import Mode
+from recommender.selectors import served_mode, similar_to_photo
 from recommender.services import request_recluster_if_stale
 
 from .base import ApiViewMixin
@@ -137,12 +139,17 @@ class PhotoViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request, pk=None):
-        """The photos most similar in style to this one (`?k=`, default 10), best first, as the
-        visitor's A/B variant chooses them (`variant`)."""
+        """The photos most similar to this one (`?k=`, default 10), best first: with the default
+        `mode`, as the visitor's A/B variant chooses them (`variant`); `?mode=look` or
+        `?mode=scene` for the look alone or the scene."""
         photo = get_object_or_404(visible_photos(request), pk=pk)
         query = SimilarQuerySerializer(data=plain(request.query_params))
         query.is_valid(raise_exception=True)
-        assignment = assignment_for(request)
         request_recluster_if_stale()  # the list comes from the active run either way
-        results = recommend_for_photo(photo, assignment.strategy, query.validated_data["k"])
+        mode, k = served_mode(query.validated_data["mode"]), query.validated_data["k"]
+        if mode != Mode.DEFAULT:  # an explicit meaning of similar: outside the experiments
+            results = similar_to_photo(photo, k, mode)
+            return similar_response(request, photo.pk, None, results, mode)
+        assignment = assignment_for(request)
+        results = recommend_for_photo(photo, assignment.strategy, k)
         return similar_response(request, photo.pk, assignment.variant, results)

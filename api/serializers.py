@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from photos.models import Photo
 from recommender.albums import album_from_annotations
+from recommender.modes import MODE_CHOICES, Mode
 from recommender.selectors import Recommendation
 
 
@@ -56,11 +58,39 @@ class PhotoSerializer(serializers.ModelSerializer):
         return album.pk if album else None
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^(" + "|".join(mode.value for mode in Mode) + ")$"}
+)
+class ModeField(serializers.ChoiceField):
+    """`?mode=` / a form's `mode`: a `recommender.modes.Mode`; missing = the default.
+
+    Its schema is a pattern, not an enum: drf-spectacular turns every enum into a shared
+    component, and a reference inside a multipart body is one that clients (and schemathesis)
+    cannot resolve.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default", Mode.DEFAULT.value)
+        super().__init__(choices=MODE_CHOICES, **kwargs)
+
+    def to_internal_value(self, data) -> Mode:
+        return Mode(super().to_internal_value(data))
+
+
 class SimilarQuerySerializer(serializers.Serializer):
     k = serializers.IntegerField(
         min_value=1,
         default=10,
         help_text="How many photos (at most STYLEFINDER_MAX_SIMILAR, 50 by default).",
+    )
+
+    mode = ModeField(
+        help_text="What similar means: `default` (the site's list: look first, then subject, as "
+        "the visitor's A/B variant chooses it), `look` (the same grade, whatever the subject) "
+        "or `scene` (the same subject and shoot: content, then EXIF time, camera and lens). "
+        "`look` and `scene` answer outside any experiment (`variant` is null). Without the "
+        "CNN a gallery cannot see scenes: `scene` is then answered with the default list, and "
+        "the answer's `mode` says so.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -143,5 +173,8 @@ class RecommendationSerializer(serializers.Serializer):
 
 class SimilarResponseSerializer(serializers.Serializer):
     photo = serializers.IntegerField(allow_null=True)
-    variant = serializers.CharField()
+    mode = ModeField(help_text="The mode the list was made in (see the `mode` parameter).")
+    variant = serializers.CharField(
+        allow_null=True, help_text="The visitor's A/B variant; null for `look` and `scene`."
+    )
     results = RecommendationSerializer(many=True)

@@ -12,8 +12,10 @@ from rest_framework.views import APIView
 
 from experiments.assignment import assignment_for
 from experiments.strategies import recommend_for_image
-from photos.imaging import ImageRejected
+from photos.imaging import ImageRejected, exif_facts
 from photos.uploads import open_query_image
+from recommender.modes import Mode
+from recommender.selectors import served_mode, similar_to_image
 from recommender.services import request_recluster_if_stale
 
 from .base import ApiViewMixin
@@ -22,8 +24,8 @@ from .serializers import SimilarResponseSerializer, SimilarUploadSerializer
 from .throttling import DEFAULT_THROTTLES, SimilarUploadThrottle
 
 
-def similar_response(request, photo_id, variant, results) -> Response:
-    payload = {"photo": photo_id, "variant": variant, "results": results}
+def similar_response(request, photo_id, variant, results, mode=Mode.DEFAULT) -> Response:
+    payload = {"photo": photo_id, "mode": mode, "variant": variant, "results": results}
     return Response(SimilarResponseSerializer(payload, context={"request": request}).data)
 
 
@@ -48,7 +50,11 @@ class SimilarToUploadView(ApiViewMixin, APIView):
             image = open_query_image(form.validated_data["image"])
         except ImageRejected as exc:
             raise serializers.ValidationError({"image": [str(exc)]}) from exc
-        assignment = assignment_for(request)
         request_recluster_if_stale()  # the list comes from the active run either way
-        results = recommend_for_image(image, assignment.strategy, form.validated_data["k"])
+        mode, k = served_mode(form.validated_data["mode"]), form.validated_data["k"]
+        if mode != Mode.DEFAULT:  # an explicit meaning of similar: outside the experiments
+            results = similar_to_image(image, k, mode, exif_facts(image))
+            return similar_response(request, None, None, results, mode)
+        assignment = assignment_for(request)
+        results = recommend_for_image(image, assignment.strategy, k)
         return similar_response(request, None, assignment.variant, results)

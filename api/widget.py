@@ -38,12 +38,14 @@ from photos.imaging import ImageRejected
 from photos.models import Photo, Rendition
 from photos.renditions import SPECS
 from photos.uploads import open_query_image
-from recommender.selectors import Recommendation
+from recommender.modes import Mode
+from recommender.selectors import Recommendation, served_mode, similar_to_photo
 from recommender.services import request_recluster_if_stale
 
 from .errors import ErrorSerializer
 from .filters import plain
 from .schema import AutoSchema
+from .serializers import ModeField
 from .throttling import AnonRateThrottle, SimilarUploadThrottle
 
 SOURCE = "widget"
@@ -104,6 +106,11 @@ class WidgetQuerySerializer(serializers.Serializer):
     )
     count = _count_field()
     visitor = _visitor_field()
+    mode = ModeField(
+        help_text="What similar means (the snippet's `data-mode`): `default`, `look` or `scene`, "
+        "as for /api/photos/{id}/similar/. `look` and `scene` lists are not part of an "
+        "experiment: their answer carries no impression token.",
+    )
 
 
 class WidgetUploadSerializer(serializers.Serializer):
@@ -198,9 +205,11 @@ def _payload(
     source: Photo | None,
     items: list[dict],
     ref: str | None = None,
+    *,
+    tracked: bool = True,
 ) -> dict:
     token = ""
-    if items:
+    if items and tracked:
         triples = [(item["id"], item["position"], item["score"]) for item in items]
         # The token is bound to the widget's own visitor id, not to a cookie of this site.
         token = impression_token(
@@ -340,6 +349,11 @@ class WidgetRecommendationsView(APIView):
             # Nothing named, nothing found (all three are optional in the schema's terms).
             raise NotFound("Name a photo: give photo, image_url or ref.")
         request_recluster_if_stale()  # the list comes from the active run either way
+        mode = served_mode(data["mode"])
+        if mode != Mode.DEFAULT:  # the embedder's explicit meaning: outside the experiments
+            recommendations = similar_to_photo(photo, count + 1, mode)
+            items = _items(request, recommendations, photo.pk)[:count]
+            return Response(_payload(request, visitor, assignment, photo, items, tracked=False))
         recommendations = recommend_for_photo(photo, assignment.strategy, count)
         items = _items(request, recommendations, photo.pk)[:count]
         return Response(_payload(request, visitor, assignment, photo, items))

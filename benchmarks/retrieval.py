@@ -47,6 +47,8 @@ from tqdm import tqdm
 from recommender.blocks import SpaceSettings
 
 RANDOM_PERMUTATIONS = 50
+DISTRACTOR = -1  # group code of a labelled image with an empty group: a candidate, never relevant
+SAME_SOURCE = "own photo"  # confusion column: the query's source in another look
 CNN_CHUNK = 64  # images decoded and held in memory per CNN call
 
 
@@ -60,40 +62,74 @@ class Config:
     name: str
     settings: SpaceSettings
     note: str = ""
+    columns: tuple[str, ...] = ()  # an anchor: these style features alone, standardised
 
     @property
     def uses(self) -> list[str]:
-        used = ["style"] if self.settings.style_weight > 0 else []
-        if self.settings.cnn_weight > 0 or self.settings.content_weight > 0:
+        s = self.settings
+        used = ["style"] if s.style_weight > 0 or s.look_weight > 0 else []
+        if s.cnn_weight > 0 or s.content_weight > 0:
             used.append("cnn")
         return used
 
     def describe(self) -> str:
+        if self.columns:
+            return f"{len(self.columns)} style features, standardised, cosine"
         s = self.settings
-        text = f"style={s.style_weight:g}, cnn={s.cnn_weight:g}, content={s.content_weight:g}"
+        text = (
+            f"look={s.look_weight:g}, style={s.style_weight:g}, cnn={s.cnn_weight:g}, "
+            f"content={s.content_weight:g}"
+        )
         return text + (f", content PCA={s.content_pca}" if s.content_weight > 0 else "")
 
 
 SITE = SpaceSettings()  # the defaults of RecommenderSettings
 
+_NO_LOOK = SpaceSettings(look_weight=0.0, style_weight=2.0, cnn_weight=1.0, content_weight=0.25)
+#: The original research's 24 features: contrast, per-channel exposure distribution (3 × 4 bands),
+#: mean RGB, sharpness, shares of the seven major hues (DESIGN.md §3).
+RESEARCH_FEATURES = (
+    "michelson_contrast",
+    *(
+        f"{c}_{band}"
+        for c in ("red", "green", "blue")
+        for band in ("shadows", "darks", "lights", "highlights")
+    ),
+    "mean_red",
+    "mean_green",
+    "mean_blue",
+    "sharpness_mean",
+    *(f"hue_{h}" for h in ("red", "orange", "yellow", "green", "cyan", "blue", "purple")),
+)
+
 PRESETS: dict[str, Config] = {
     c.name: c
     for c in [
-        Config("style", SpaceSettings(1, 0, 0), "style features only"),
-        Config("cnn_style", SpaceSettings(0, 1, 0), "CNN style statistics only"),
-        Config("cnn_content", SpaceSettings(0, 0, 1), "CNN content embedding only"),
-        Config("combined", SITE, "site default"),
-        Config("no_content", replace(SITE, content_weight=0.0)),
-        Config("content_1", replace(SITE, content_weight=1.0)),
-        Config("style1_cnn1", replace(SITE, style_weight=1.0)),
-        Config("style4", replace(SITE, style_weight=4.0)),
-        Config("content_pca64", replace(SITE, content_pca=64)),
+        Config("default", SITE, "site default"),
+        Config("look", SpaceSettings(1.0, 0.0, 0.0, 0.0), "learned look metric only"),
+        Config("style", SpaceSettings(0.0, 1.0, 0.0, 0.0), "style features only"),
+        Config("cnn_style", SpaceSettings(0.0, 0.0, 1.0, 0.0), "CNN style statistics only"),
+        Config("cnn_content", SpaceSettings(0.0, 0.0, 0.0, 1.0), "CNN content embedding only"),
+        Config("before_look", _NO_LOOK, "the default before the look metric"),
+        Config(
+            "research24",
+            SpaceSettings(0.0, 1.0, 0.0, 0.0),
+            "the original research's 24 features",
+            RESEARCH_FEATURES,
+        ),
+        Config("before_no_content", replace(_NO_LOOK, content_weight=0.0)),
+        Config("look_content", replace(SITE, content_weight=0.5)),
     ]
 }
 DEFAULT_CONFIGS = list(PRESETS)
 
 _SPEC = re.compile(r"^(?:(?P<name>[\w.-]+):)?(?P<body>[\w.=,]+)$")
-_KEYS = {"style": "style_weight", "cnn": "cnn_weight", "content": "content_weight"}
+_KEYS = {
+    "look": "look_weight",
+    "style": "style_weight",
+    "cnn": "cnn_weight",
+    "content": "content_weight",
+}
 
 
 def parse_config(text: str) -> Config:
@@ -104,7 +140,7 @@ def parse_config(text: str) -> Config:
     if not match or "=" not in text:
         raise ValueError(
             f"{text!r} is neither a preset ({', '.join(PRESETS)}) nor a spec like "
-            "'style=2,cnn=1,content=0.25,pca=32'"
+            "'look=1,style=0,cnn=0,content=0.1,pca=32'"
         )
     values: dict[str, float | int | None] = {field: 0.0 for field in _KEYS.values()}
     values["content_pca"] = SITE.content_pca
@@ -115,7 +151,9 @@ def parse_config(text: str) -> Config:
         elif key == "pca":
             values["content_pca"] = int(value) or None
         else:
-            raise ValueError(f"unknown key {key!r} in {text!r} (use style=, cnn=, content=, pca=)")
+            raise ValueError(
+                f"unknown key {key!r} in {text!r} (use look=, style=, cnn=, content=, pca=)"
+            )
     return Config(match["name"] or text, SpaceSettings(**values))
 
 
@@ -125,12 +163,17 @@ def parse_config(text: str) -> Config:
 @dataclass
 class LabelledSet:
     files: list[str]
-    groups: np.ndarray  # int codes
+    groups: np.ndarray  # int codes; DISTRACTOR for an image without a group
     group_names: list[str]
     sources: np.ndarray | None  # int codes, or None without a source column
 
     def __len__(self) -> int:
         return len(self.files)
+
+    @property
+    def queries(self) -> np.ndarray:
+        """Rows that are queries: every image with a group (distractors are only candidates)."""
+        return np.flatnonzero(self.groups != DISTRACTOR)
 
 
 def read_labels(path: Path, photos_dir: Path) -> LabelledSet:
@@ -145,8 +188,9 @@ def read_labels(path: Path, photos_dir: Path) -> LabelledSet:
         raise SystemExit(
             f"{len(missing)} labelled files are missing in {photos_dir}: {missing[:5]}"
         )
-    group_names = sorted({row["group"] for row in rows})
+    group_names = sorted({row["group"] for row in rows if row["group"]})
     code = {name: i for i, name in enumerate(group_names)}
+    code[""] = DISTRACTOR
     groups = np.array([code[row["group"]] for row in rows], dtype=np.int64)
     sources = None
     if "source" in fields:
@@ -252,25 +296,37 @@ def extract_features(
 # --- ranking and metrics -------------------------------------------------------------------------
 
 
-def exclusions(data: LabelledSet) -> list[set[int]]:
-    """Per query: itself and, with sources, every image of the same source."""
+def same_source(data: LabelledSet) -> list[np.ndarray]:
+    """Per query: the other images of its source photo (empty without a source column)."""
     if data.sources is None:
-        return [{i} for i in range(len(data))]
-    by_source: dict[int, set[int]] = {}
+        return [np.zeros(0, np.int64) for _ in range(len(data))]
+    by_source: dict[int, list[int]] = {}
     for i, source in enumerate(data.sources):
-        by_source.setdefault(int(source), set()).add(i)
-    return [by_source[int(source)] | {i} for i, source in enumerate(data.sources)]
+        by_source.setdefault(int(source), []).append(i)
+    return [
+        np.array([j for j in by_source[int(source)] if j != i], np.int64)
+        for i, source in enumerate(data.sources)
+    ]
 
 
-def rank_all(space, exclude: list[set[int]], chunk: int = 256) -> list[np.ndarray]:
-    """Every query's full ranking (row indices, best first) through `StyleSpace.search`."""
+def rank_all(space, chunk: int = 256) -> np.ndarray:
+    """Every query's full ranking of the other images (row indices, best first), (n, n − 1),
+    through `StyleSpace.search` as the site ranks: only the query itself is left out."""
     n = len(space)
-    rankings = []
+    rankings = np.empty((n, n - 1), np.int64)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        hits = space.search(space.matrix[start:stop], n, exclude=exclude[start:stop])
-        rankings += [np.fromiter((pid for pid, _ in row), np.int64, len(row)) for row in hits]
+        hits = space.search(space.matrix[start:stop], n, exclude=[{i} for i in range(start, stop)])
+        for row, found in enumerate(hits, start):
+            rankings[row] = [pid for pid, _ in found]
     return rankings
+
+
+def rank_scores(scores: np.ndarray) -> np.ndarray:
+    """Rankings (n, n − 1) from a full similarity matrix (higher = more similar), self left out."""
+    scores = np.array(scores, dtype=np.float64)
+    np.fill_diagonal(scores, -np.inf)
+    return np.argsort(-scores, axis=1, kind="stable")[:, :-1]
 
 
 def metrics_from_relevance(relevance: list[np.ndarray], k: int) -> dict[str, float]:
@@ -304,36 +360,133 @@ def metrics_from_relevance(relevance: list[np.ndarray], k: int) -> dict[str, flo
     return out
 
 
-def evaluate(
-    data: LabelledSet, rankings: list[np.ndarray], k: int
-) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """Metrics, per-group P@k, and the confusion matrix (row g: share of g's top-k by group)."""
-    relevance = [data.groups[ranking] == data.groups[i] for i, ranking in enumerate(rankings)]
-    metrics = metrics_from_relevance(relevance, k)
+@dataclass
+class Evaluation:
+    """What one configuration's rankings score on a labelled set."""
+
+    strict: dict[str, float]  # same-source images ranked, and counted as misses
+    lenient: dict[str, float]  # same-source images dropped from the ranking
+    same_source_at_k: float  # share of the top k that are the query's own source photo
+    per_group: np.ndarray  # strict P@k by query group
+    confusion: np.ndarray  # (groups, groups + 1): share of top k by group, last = same source
+
+    @property
+    def p_at_k(self) -> float:
+        return next(v for name, v in self.strict.items() if name.startswith("P@") and name != "P@5")
+
+
+def evaluate(data: LabelledSet, rankings: np.ndarray, k: int) -> Evaluation:
+    """Strict and lenient metrics of full rankings (`rank_all`/`rank_scores`).
+
+    Strict (DESIGN.md §4): another image of the query's own source photo is never relevant, and
+    where it is ranked it takes a place of the list, as a miss. Lenient: those images are removed
+    from the ranking first (what the benchmark reported before; printed beside, never instead).
+    """
+    groups = data.groups
+    sources = data.sources if data.sources is not None else np.arange(len(data))
+    strict_relevance, lenient_relevance = [], []
     n_groups = len(data.group_names)
-    confusion = np.zeros((n_groups, n_groups))
+    confusion = np.zeros((n_groups, n_groups + 1))
     per_group = np.zeros(n_groups)
-    for i, ranking in enumerate(rankings):
-        g = data.groups[i]
-        confusion[g] += np.bincount(data.groups[ranking[:k]], minlength=n_groups) / k
-        per_group[g] += relevance[i][:k].mean()
-    counts = np.bincount(data.groups, minlength=n_groups).astype(np.float64)
-    return metrics, per_group / counts, confusion / counts[:, None]
+    same_at_k = []
+    for i in data.queries:
+        ranking = rankings[i]
+        own = sources[ranking] == sources[i]
+        same_group = groups[ranking] == groups[i]
+        strict = same_group & ~own
+        strict_relevance.append(strict)
+        lenient_relevance.append(same_group[~own])
+        top = ranking[:k]
+        top_own = own[:k]
+        others = groups[top[~top_own]]
+        confusion[groups[i], :n_groups] += (
+            np.bincount(others[others != DISTRACTOR], minlength=n_groups) / k
+        )
+        confusion[groups[i], n_groups] += top_own.sum() / k
+        per_group[groups[i]] += strict[:k].mean()
+        same_at_k.append(top_own.mean())
+    counts = np.bincount(groups[data.queries], minlength=n_groups).astype(np.float64)
+    return Evaluation(
+        strict=metrics_from_relevance(strict_relevance, k),
+        lenient=metrics_from_relevance(lenient_relevance, k),
+        same_source_at_k=float(np.mean(same_at_k)),
+        per_group=per_group / counts,
+        confusion=confusion / counts[:, None],
+    )
 
 
-def random_baseline(
-    data: LabelledSet, exclude: list[set[int]], k: int, seed: int = 0
-) -> tuple[dict[str, float], float]:
-    """Metrics of random rankings (simulated) and the exact expected P@k (share of relevant)."""
+def random_baseline(data: LabelledSet, k: int, seed: int = 0) -> tuple[dict[str, float], float]:
+    """Strict metrics of random rankings (simulated) and the exact expected P@k: the share of
+    relevant images (same group, another source) among the n − 1 others."""
     rng = np.random.default_rng(seed)
     n = len(data)
+    sources = data.sources if data.sources is not None else np.arange(n)
     relevance, shares = [], []
-    for i in range(n):
-        keep = np.array([j for j in range(n) if j not in exclude[i]], np.int64)
-        rel = data.groups[keep] == data.groups[i]
+    for i in data.queries:
+        others = np.delete(np.arange(n), i)
+        rel = (data.groups[others] == data.groups[i]) & (sources[others] != sources[i])
         shares.append(rel.mean() if len(rel) else 0.0)
         relevance += [rng.permutation(rel) for _ in range(RANDOM_PERMUTATIONS)]
     return metrics_from_relevance(relevance, k), float(np.mean(shares))
+
+
+# --- albums ---------------------------------------------------------------------------------------
+
+MONOCHROME = frozenset({"black & white", "sepia-toned", "cool-toned monochrome", "near-monochrome"})
+COLOURFUL = frozenset(
+    {"warm", "cool", "vivid colour", "muted colour", "soft colour", "rich colour", "mixed colour"}
+)
+OPPOSITE_KEYS = {
+    "low-key": "high-key",
+    "high-key": "low-key",
+    "dark tones": "high-key",
+    "light tones": "low-key",
+}
+
+
+def contradicts(name_parts: list[str], own: list[str]) -> bool:
+    """Does an album's name say something a member's own attributes deny? Black & white (or
+    monochrome) against a colour member and the reverse, low-key against high-key."""
+    own_set = set(own)
+    is_monochrome = bool(own_set & (MONOCHROME - {"near-monochrome"}))
+    for part in name_parts:
+        if part in MONOCHROME and not is_monochrome:
+            return True
+        if part in COLOURFUL and "black & white" in own_set:
+            return True
+        if OPPOSITE_KEYS.get(part) in own_set:
+            return True
+    return False
+
+
+def album_report(data: LabelledSet, matrix: np.ndarray, style: np.ndarray) -> dict:
+    """The site's automatic albums over this space (`recommender.clustering.cluster`, automatic
+    k, as a re-cluster makes them): adjusted Rand index against the groups, and the share of
+    members whose own attributes contradict their album's automatic name."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from recommender.naming import NAME_SEPARATOR, describe_cluster
+    from recommender.clustering import cluster
+    from recommender.explain import style_attributes
+
+    queries = data.queries
+    result = cluster(matrix[queries])
+    labels = result.labels
+    contradicted = 0
+    names = []
+    for label in np.unique(labels):
+        members = queries[labels == label]
+        name, _ = describe_cluster(style[members])
+        parts = [part.strip().lower() for part in name.split(NAME_SEPARATOR.strip())]
+        names.append((name, len(members)))
+        contradicted += sum(contradicts(parts, style_attributes(style[i])) for i in members)
+    return {
+        "k": int(result.k),
+        "silhouette": result.silhouette,
+        "ari": float(adjusted_rand_score(data.groups[queries], labels)),
+        "contradicted_share": contradicted / len(queries),
+        "albums": names,
+    }
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -373,9 +526,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--confusion",
         nargs="*",
-        default=["combined"],
+        default=["default"],
         metavar="NAME",
-        help="configs whose confusion summary is printed (default: combined, else the first)",
+        help="configs whose confusion summary is printed (default: default, else the first)",
+    )
+    parser.add_argument(
+        "--albums",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help="configs whose automatic albums are built and scored (ARI against the groups, "
+        "names contradicted by members)",
     )
     parser.add_argument("--no-cache", action="store_true", help="do not read/write the .npz cache")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -390,7 +551,7 @@ def main(argv: list[str] | None = None) -> None:
     data = read_labels(args.labels_csv, args.photos_dir)
     if len(data) < 3:
         raise SystemExit("Need at least 3 labelled images.")
-    want_cnn = any("cnn" in c.uses for c in configs)
+    want_cnn = any("cnn" in c.uses or c.settings.look_weight > 0 for c in configs)
     extractors, cnn_reason = load_extractors(args.cnn_weights, want_cnn)
     have = {e.name for e in extractors}
     skipped = [c for c in configs if not set(c.uses) <= have]
@@ -408,16 +569,35 @@ def main(argv: list[str] | None = None) -> None:
 
     cnn = next((e for e in extractors if e.name == "cnn"), None)
     parts = cnn_layout(cnn) if cnn is not None else None
-    exclude = exclusions(data)
+    signature = cnn.signature if cnn is not None else None
     ids = np.arange(len(data))
+    columns = [*data.group_names, SAME_SOURCE]
     results = []
     for config in configs:
         began = time.perf_counter()
-        space = fit_space(ids, {n: features[n] for n in config.uses}, config.settings, parts)
+        given = {
+            name: features[name]
+            for name in features
+            if name in config.uses or config.settings.look_weight > 0  # the look block reads both
+        }
+        if config.columns:
+            from recommender.features.style import FEATURE_NAMES
+            from recommender.space import StyleSpace
+
+            index = [FEATURE_NAMES.index(name) for name in config.columns]
+            research = {"research": features["style"][:, index]}
+            space = StyleSpace.fit(ids, research, {"research": 1.0})
+        else:
+            space = fit_space(ids, given, config.settings, parts, cnn_signature=signature)
         fitted = time.perf_counter()
-        rankings = rank_all(space, exclude)
+        rankings = rank_all(space)
         ranked = time.perf_counter()
-        metrics, per_group, confusion = evaluate(data, rankings, args.k)
+        result = evaluate(data, rankings, args.k)
+        albums = (
+            album_report(data, space.matrix, features["style"])
+            if args.albums and config.name in args.albums
+            else None
+        )
         results.append(
             {
                 "name": config.name,
@@ -425,24 +605,29 @@ def main(argv: list[str] | None = None) -> None:
                 "settings": config.settings.as_config(),
                 "describe": config.describe(),
                 "dim": space.dim,
-                "metrics": metrics,
-                "per_group_p_at_k": dict(zip(data.group_names, per_group.tolist(), strict=True)),
+                "metrics": result.strict,
+                "lenient": result.lenient,
+                "same_source_at_k": result.same_source_at_k,
+                "per_group_p_at_k": dict(
+                    zip(data.group_names, result.per_group.tolist(), strict=True)
+                ),
                 "confusion": {
-                    g: dict(zip(data.group_names, row.tolist(), strict=True))
-                    for g, row in zip(data.group_names, confusion, strict=True)
+                    g: dict(zip(columns, row.tolist(), strict=True))
+                    for g, row in zip(data.group_names, result.confusion, strict=True)
                 },
                 "seconds": {"fit": fitted - began, "rank": ranked - fitted},
+                "albums": albums,
             }
         )
-    baseline, expected_share = random_baseline(data, exclude, args.k)
-    counts = np.bincount(data.groups, minlength=len(data.group_names))
-    candidates = [len(data) - len(e) for e in exclude]
+    baseline, expected_share = random_baseline(data, args.k)
+    counts = np.bincount(data.groups[data.queries], minlength=len(data.group_names))
     report = {
         "n_images": len(data),
+        "n_distractors": int(len(data) - len(data.queries)),
         "n_groups": len(data.group_names),
         "groups": dict(zip(data.group_names, counts.tolist(), strict=True)),
         "n_sources": None if data.sources is None else int(data.sources.max() + 1),
-        "candidates_per_query": float(np.mean(candidates)),
+        "candidates_per_query": len(data) - 1,
         "k": args.k,
         "decode_max_side": side,
         "extractors": {e.name: _extractor_identity(e) for e in extractors},
@@ -466,11 +651,17 @@ def print_report(report: dict, confusion_for: list[str], notes: list[str]) -> No
         f"{report['n_images']} images, {report['n_groups']} groups "
         f"({', '.join(f'{g} {n}' for g, n in groups.items())}), "
         + (
-            f"{report['n_sources']} sources (same-source images excluded), "
+            f"{report['n_distractors']} distractors (no group: candidates, never queries), "
+            if report["n_distractors"]
+            else ""
+        )
+        + (
+            f"{report['n_sources']} source photos (strict: other images of the query's source "
+            "are ranked and count as misses), "
             if report["n_sources"]
             else ""
         )
-        + f"{report['candidates_per_query']:.0f} candidates per query"
+        + f"{report['candidates_per_query']} candidates per query"
     )
     for name, ident in report["extractors"].items():
         model = f" — {ident['model']}" if "model" in ident else ""
@@ -482,41 +673,30 @@ def print_report(report: dict, confusion_for: list[str], notes: list[str]) -> No
 
     rows = []
     for r in report["configs"]:
-        w = r["settings"]
         rows.append(
             [
                 r["name"] + (f" ({r['note']})" if r["note"] == "site default" else ""),
-                f"{w['style_weight']:g}",
-                f"{w['cnn_weight']:g}",
-                f"{w['content_weight']:g}",
-                w["content_pca"] if w["content_weight"] > 0 else "-",
                 r["dim"],
                 *(f"{r['metrics'][m]:.3f}" for m in names),
+                f"{r['lenient'][f'P@{k}']:.3f}",
+                f"{r['same_source_at_k']:.3f}",
                 f"{r['seconds']['fit'] * 1000:.0f}",
                 f"{r['seconds']['rank'] * 1000:.0f}",
             ]
         )
     base = report["random_baseline"]
-    rows.append(
-        ["random ranking", "-", "-", "-", "-", "-", *(f"{base[m]:.3f}" for m in names), "", ""]
-    )
-    headers = [
-        "config",
-        "style",
-        "cnn style",
-        "content",
-        "content PCA",
-        "dim",
-        *names,
-        "fit ms",
-        "rank ms",
-    ]
-    print(format_table(headers, rows, title=f"Retrieval quality (k={k})"))
+    rows.append(["random ranking", "-", *(f"{base[m]:.3f}" for m in names), "", "", "", ""])
+    headers = ["config", "dim", *names, f"P@{k} lenient", f"own@{k}", "fit ms", "rank ms"]
+    print(format_table(headers, rows, title=f"Retrieval quality (k={k}; strict unless marked)"))
     print(
-        f"Random ranking: expected P@{k} = share of relevant candidates = "
-        f"{base[f'expected_P@{k}']:.3f}; other random metrics from {RANDOM_PERMUTATIONS} "
-        "seeded permutations per query."
+        f"Strict: images of the query's own source photo count as misses. Lenient: they are "
+        f"dropped from the ranking. own@{k}: share of the top {k} that are the query's own "
+        f"source photo in another look. Random: expected P@{k} = share of relevant candidates = "
+        f"{base[f'expected_P@{k}']:.3f}; other random metrics from {RANDOM_PERMUTATIONS} seeded "
+        "permutations per query."
     )
+    for r in report["configs"]:
+        print(f"  {r['name']}: {r['describe']}")
     secs = report["seconds"]
     parts = [f"{name} {value:.1f} s" for name, value in secs.items()]
     n = report["n_images"]
@@ -536,9 +716,34 @@ def print_report(report: dict, confusion_for: list[str], notes: list[str]) -> No
         format_table(
             ["group", *(r["name"] for r in report["configs"])],
             rows,
-            title=f"P@{k} by query group",
+            title=f"Strict P@{k} by query group",
         )
     )
+    album_rows = [
+        [
+            r["name"],
+            r["albums"]["k"],
+            f"{r['albums']['silhouette']:.2f}" if r["albums"]["silhouette"] is not None else "-",
+            f"{r['albums']['ari']:.3f}",
+            f"{r['albums']['contradicted_share']:.3f}",
+        ]
+        for r in report["configs"]
+        if r.get("albums")
+    ]
+    if album_rows:
+        print()
+        print(
+            format_table(
+                ["config", "albums (auto k)", "silhouette", "ARI vs groups", "name contradicted"],
+                album_rows,
+                title="Automatic albums: agreement with the groups; share of members whose own "
+                "attributes contradict their album's name",
+            )
+        )
+        for r in report["configs"]:
+            if r.get("albums"):
+                listed = "; ".join(f"{name} ({n})" for name, n in r["albums"]["albums"])
+                print(f"  {r['name']}: {listed}")
     by_name = {r["name"]: r for r in report["configs"]}
     wanted = [name for name in confusion_for if name in by_name]
     if not wanted and report["configs"] and confusion_for:
@@ -546,18 +751,19 @@ def print_report(report: dict, confusion_for: list[str], notes: list[str]) -> No
     for name in wanted:
         r = by_name[name]
         print()
-        short = [g[:8] for g in group_names]
+        columns = [*group_names, SAME_SOURCE]
         rows = []
         for g in group_names:
             row = r["confusion"][g]
-            worst = max((h for h in group_names if h != g), key=lambda h: row[h])
-            rows.append([g, *(f"{row[h]:.2f}" for h in group_names), f"{worst} {row[worst]:.2f}"])
+            worst = max((h for h in columns if h != g), key=lambda h: row[h])
+            rows.append([g, *(f"{row[h]:.2f}" for h in columns), f"{worst} {row[worst]:.2f}"])
         print(
             format_table(
-                ["query group →", *short, "most confused with"],
+                ["query group →", *(c[:8] for c in columns), "most confused with"],
                 rows,
                 title=f"Confusion summary for {name} ({r['describe']}): share of each group's "
-                f"top-{k} coming from each group (rows sum to 1; diagonal = P@{k})",
+                f"top-{k} from each group, '{SAME_SOURCE}' = the query's own source photo in "
+                f"another look (rows sum to 1; diagonal = strict P@{k})",
             )
         )
 

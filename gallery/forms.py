@@ -11,6 +11,7 @@ from PIL import Image
 from photos.imaging import FORMAT_NAMES, ImageRejected
 from photos.models import Photo
 from photos.uploads import open_query_image
+from recommender.modes import Mode, parse_mode
 
 
 class FindSimilarForm(forms.Form):
@@ -32,6 +33,18 @@ class FindSimilarForm(forms.Form):
             "missing": "No file was received. Please choose a photo and try again.",
         },
         widget=forms.FileInput(attrs={"accept": "image/*"}),
+    )
+
+    mode = forms.ChoiceField(
+        label="Find",
+        choices=[
+            (Mode.DEFAULT.value, "Similar style"),
+            (Mode.LOOK.value, "The same look, any subject"),
+            (Mode.SCENE.value, "The same subject or scene"),
+        ],
+        required=False,
+        initial=Mode.DEFAULT.value,
+        widget=forms.RadioSelect,
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -59,6 +72,9 @@ class FindSimilarForm(forms.Form):
                 code="unreadable",
             ) from exc
         return upload
+
+    def clean_mode(self) -> Mode:
+        return parse_mode(self.cleaned_data.get("mode"))
 
 
 # --- The embeddable widget's snippet generator ---------------------------------------------------

@@ -16,10 +16,14 @@ from django.http import Http404
 from PIL import Image
 
 from experiments.strategies import recommend_for_image, recommend_for_photo
+from photos.imaging import exif_facts
 from photos.models import Photo
 from recommender import albums
 from recommender.models import Album, Cluster
+from recommender.modes import Mode
 from recommender.selectors import Recommendation, active_run
+from recommender.selectors import similar_to_image as recommender_similar_to_image
+from recommender.selectors import similar_to_photo as recommender_similar_to_photo
 
 GALLERY_ORDER = ("-created_at", "-id")
 SIMILAR_ON_PHOTO_PAGE = 8
@@ -134,11 +138,34 @@ def similar_to_photo(
     return _visible([r for r in results if r.photo.pk != photo.pk])
 
 
+SAME_SCENE_ON_PHOTO_PAGE = 6
+SAME_SCENE_MIN_NEW = 2  # a "Same scene" strip must add at least this many photos
+
+
+def same_scene(photo: Photo, shown: set[int]) -> list[Recommendation]:
+    """The "Same scene" strip under the photo: photos of the same subject and shoot
+    (`Mode.SCENE`) that the similar-style strip does not show already; empty when it would add
+    fewer than `SAME_SCENE_MIN_NEW` (or the site cannot see scenes: no CNN)."""
+    seen = set(shown) | {photo.pk}
+    wanted = SAME_SCENE_ON_PHOTO_PAGE + len(seen)
+    results = [
+        r
+        for r in _visible(recommender_similar_to_photo(photo, _similar_limit(wanted), Mode.SCENE))
+        if r.photo.pk not in seen
+    ][:SAME_SCENE_ON_PHOTO_PAGE]
+    return results if len(results) >= SAME_SCENE_MIN_NEW else []
+
+
 def similar_to_upload(
-    image: Image.Image, strategy: str, k: int = SIMILAR_TO_UPLOAD
+    image: Image.Image, strategy: str, mode: Mode = Mode.DEFAULT, k: int = SIMILAR_TO_UPLOAD
 ) -> list[Recommendation]:
     """The public photos most like a visitor's image (decoded in memory, never stored); none
-    for the `none` strategy."""
+    for the `none` strategy. Another `mode` than the default is the visitor's explicit
+    question, answered outside the experiment."""
+    if mode != Mode.DEFAULT:
+        return _visible(
+            recommender_similar_to_image(image, _similar_limit(k), mode, exif_facts(image))
+        )
     return _visible(recommend_for_image(image, strategy, _similar_limit(k)))
 
 

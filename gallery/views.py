@@ -34,6 +34,7 @@ from experiments.tokens import impression_token
 from photos.models import Photo
 from photos.renditions import SPECS, Picture, picture
 from recommender.albums import AlbumCard, name_parts
+from recommender.modes import Mode
 from recommender.selectors import Recommendation
 from recommender.services import request_recluster_if_stale
 
@@ -259,6 +260,15 @@ def _similar_to_photo(photo: Photo, strategy: str) -> list[SimilarItem]:
         return []
 
 
+def _same_scene(photo: Photo, similar: list[SimilarItem]) -> list[SimilarItem]:
+    """The optional "Same scene" strip; a failure only hides it."""
+    try:
+        return similar_items(selectors.same_scene(photo, {item.photo.pk for item in similar}))
+    except Exception:
+        logger.exception("Same-scene photos for photo %s failed", photo.pk)
+        return []
+
+
 def shows_recommendations(assignment: Assignment) -> bool:
     """False for the `none` variant: its visitors see no recommendation list at all (not even
     an empty "Similar style" section), so the control page differs only by the missing strip."""
@@ -291,6 +301,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assignment = assignment_for(request)
     show_similar = shows_recommendations(assignment)
     similar = _similar_to_photo(photo, assignment.strategy) if show_similar else []
+    scene = _same_scene(photo, similar) if show_similar else []
     # A staff preview of a photo visitors cannot see is not part of the experiment.
     token = _impression(request, assignment, "photo", photo.pk, similar) if is_public else ""
     return render(
@@ -311,6 +322,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assignment": assignment,
             "show_similar": show_similar,
             "similar": similar,
+            "same_scene": scene,
             "impression_token": token,
             "album": selectors.album_of(photo),
         },
@@ -347,8 +359,11 @@ def find_similar(request: HttpRequest) -> HttpResponse:
         form = FindSimilarForm(request.POST, request.FILES)
         if form.is_valid():
             image = form.query_image
+            mode = form.cleaned_data["mode"]
             try:
-                results = similar_items(selectors.similar_to_upload(image, assignment.strategy))
+                results = similar_items(
+                    selectors.similar_to_upload(image, assignment.strategy, mode)
+                )
             except Exception:
                 # Our side, not the visitor's file: say so, and never show a server error page.
                 logger.exception(
@@ -362,9 +377,12 @@ def find_similar(request: HttpRequest) -> HttpResponse:
                 context["preview"] = preview_of(image)
                 context["upload_name"] = form.cleaned_data["image"].name or ""
                 context["results"] = results
-                context["impression_token"] = _impression(
-                    request, assignment, "upload", None, results
-                )
+                context["mode"] = mode
+                # Only the default list is the experiment's: another mode logs no impression.
+                if mode == Mode.DEFAULT:
+                    context["impression_token"] = _impression(
+                        request, assignment, "upload", None, results
+                    )
                 if results:
                     context["albums"] = _albums_like(image)
         else:

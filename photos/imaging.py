@@ -237,10 +237,28 @@ def open_query_image(
             f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
         )
     image = _open_checked(stream, max_pixels)
+    exif = read_exif(image)
     try:
-        return open_normalized(image, max_side=max_side)
+        normalized = open_normalized(image, max_side=max_side)
     except Exception as exc:  # Pillow raises many types for corrupt data
         raise ImageRejected(f"The image is truncated or damaged: {exc}") from exc
+    normalized.info[QUERY_EXIF] = exif
+    return normalized
+
+
+QUERY_EXIF = "stylefinder.exif"  # `open_query_image` keeps the upload's EXIF here
+
+
+def exif_facts(image: Image.Image) -> tuple | None:
+    """(taken_at, camera, lens) of a query image from `open_query_image`, or None without EXIF:
+    what the "scene" mode compares besides the content."""
+    exif = image.info.get(QUERY_EXIF)
+    if not isinstance(exif, ExifData):
+        return None
+    camera = f"{exif.camera_make} {exif.camera_model}".strip()
+    if exif.taken_at is None and not camera and not exif.lens:
+        return None
+    return (exif.taken_at, camera, exif.lens)
 
 
 def _to_8bit_rgb(image: Image.Image) -> Image.Image:

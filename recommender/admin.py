@@ -34,6 +34,7 @@ THUMB_SPEC = "thumb"
 # Every setting on the form; changing any of them changes the style space or how it is
 # grouped, so the run must be redone.
 RECLUSTER_FIELDS = (
+    "look_weight",
     "style_weight",
     "cnn_weight",
     "content_weight",
@@ -132,7 +133,15 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             "Similarity",
-            {"fields": ["style_weight", "cnn_weight", "content_weight", "neighbours_per_photo"]},
+            {
+                "fields": [
+                    "look_weight",
+                    "style_weight",
+                    "cnn_weight",
+                    "content_weight",
+                    "neighbours_per_photo",
+                ]
+            },
         ),
         ("CNN features", {"fields": ["cnn_enabled", "cnn_pca_components"]}),
         (

@@ -5,6 +5,10 @@ The index build, the query path and `benchmarks/retrieval.py` all call `fit_spac
 
 Blocks (each standardised and scaled to unit mean squared norm by `StyleSpace`, then weighted):
 
+- `look`: the style features and, when the CNN is the one it was fitted on, the CNN's channel
+  statistics, projected by the learned look metric (`recommender.look_metric`, shipped in
+  `recommender/data/`), weight `look_weight`: the directions in which photos differ by look
+  rather than by scene. Without a fitting metric its weight goes to the `style.*` blocks.
 - `style.tone`, `style.colour`, `style.texture`: the hand-made style features by family
   (`features.style.feature_family`), each weighted `style_weight` × its family factor. Splitting
   keeps the 18 texture features, which mostly describe the scene rather than the look, from
@@ -23,7 +27,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .features.style import FEATURES, feature_family
+from .look_metric import LookMetric, shipped_metric
 from .space import StyleSpace
+
+LOOK_BLOCK = "look"
+STYLE_METRIC = "style"  # recommender/data/look_metric_style.npz
+STYLE_CNN_METRIC = "style_cnn"  # recommender/data/look_metric_style_cnn.npz
 
 #: relative weight of each style family inside the style weight
 STYLE_FAMILY_WEIGHTS = {"tone": 1.0, "colour": 1.0, "texture": 0.5}
@@ -39,9 +48,13 @@ Layout = dict[str, list[int]]
 
 @dataclass(frozen=True)
 class SpaceSettings:
-    style_weight: float = 2.0
-    cnn_weight: float = 1.0
-    content_weight: float = 0.25
+    """The weights of the blocks (`RecommenderSettings` holds the photographer's; these
+    defaults are the same, chosen by `benchmarks/fit_look_metric.py`)."""
+
+    look_weight: float = 1.0
+    style_weight: float = 0.0
+    cnn_weight: float = 0.0
+    content_weight: float = 0.05
     content_pca: int | None = 32
 
     def as_config(self) -> dict:
@@ -56,11 +69,13 @@ def cnn_layout(extractor) -> Layout:
 def split_blocks(
     features: Mapping[str, np.ndarray], cnn_parts: Layout | None = None
 ) -> dict[str, np.ndarray]:
-    """{'style': (n, 78), 'cnn': (n, d)} → {block name: (n, d_block)} (2-D arrays)."""
+    """{'style': (n, 78), 'cnn': (n, d)} → {block name: (n, d_block)} (2-D arrays); ``style``
+    stays whole too, as an input of the learned look block."""
     blocks: dict[str, np.ndarray] = {}
     style = features.get("style")
     if style is not None:
         style = np.atleast_2d(style)
+        blocks["style"] = style
         for family, index in _STYLE_INDEX.items():
             blocks[f"style.{family}"] = style[:, index]
     cnn = features.get("cnn")
@@ -73,11 +88,31 @@ def split_blocks(
     return blocks
 
 
+def look_metric_for(
+    blocks: Mapping[str, np.ndarray], cnn_signature: str | None = None
+) -> LookMetric | None:
+    """The shipped look metric that fits these blocks: over the style features and the CNN's
+    statistics when the CNN is the one it was fitted on, else over the style features alone."""
+    candidates = [shipped_metric(STYLE_CNN_METRIC), shipped_metric(STYLE_METRIC)]
+    for metric in candidates:
+        if metric is None or any(name not in blocks for name in metric.inputs):
+            continue
+        if metric.cnn_signature is not None and metric.cnn_signature != cnn_signature:
+            continue
+        dims = tuple(np.atleast_2d(blocks[name]).shape[1] for name in metric.inputs)
+        if dims == metric.input_dims:
+            return metric
+    return None
+
+
 def block_weights(settings: SpaceSettings) -> dict[str, float]:
-    weights = {
-        f"style.{family}": settings.style_weight * factor
-        for family, factor in STYLE_FAMILY_WEIGHTS.items()
-    }
+    weights = {LOOK_BLOCK: settings.look_weight}
+    weights.update(
+        {
+            f"style.{family}": settings.style_weight * factor
+            for family, factor in STYLE_FAMILY_WEIGHTS.items()
+        }
+    )
     weights["cnn.style"] = settings.cnn_weight
     weights["cnn.content"] = settings.content_weight
     return weights
@@ -89,14 +124,32 @@ def fit_space(
     settings: SpaceSettings,
     cnn_parts: Layout | None = None,
     seed: int = 0,
+    cnn_signature: str | None = None,
+    look_metric: LookMetric | None = None,
 ) -> StyleSpace:
-    """The combined space over a gallery's vectors, as the index build makes it."""
+    """The combined space over a gallery's vectors, as the index build makes it.
+
+    The look block uses the shipped metric that fits the blocks and `cnn_signature`
+    (`look_metric_for`), or `look_metric` if given (the benchmarks fit their own).
+    """
+    blocks = split_blocks(features, cnn_parts)
+    weights = block_weights(settings)
+    learned = {}
+    if settings.look_weight > 0:
+        metric = look_metric or look_metric_for(blocks, cnn_signature)
+        if metric is not None:
+            learned[LOOK_BLOCK] = metric
+        else:  # no metric fits: the look's weight goes to the raw style features it would read
+            for family, factor in STYLE_FAMILY_WEIGHTS.items():
+                weights[f"style.{family}"] += settings.look_weight * factor
+    weights["style"] = 0.0  # the whole style vector is only the look block's input
     return StyleSpace.fit(
         photo_ids,
-        split_blocks(features, cnn_parts),
-        block_weights(settings),
+        blocks,
+        weights,
         pca_components={"cnn.content": settings.content_pca},
         seed=seed,
+        learned=learned,
     )
 
 

@@ -41,18 +41,27 @@ class FeatureVector(models.Model):
 class RecommenderSettings(models.Model):
     """The photographer's knobs (one row, edited in the admin)."""
 
+    look_weight = models.FloatField(
+        default=1.0,
+        help_text="Weight of the learned look metric: the style features (and the CNN's "
+        "statistics) projected so that photos in the same look are near and the same scene in "
+        "another look is far. The default list is built on it; 0 leaves it out.",
+    )
     style_weight = models.FloatField(
-        default=2.0, help_text="Weight of the hand-made style features (the research used 2)."
+        default=0.0,
+        help_text="Extra weight of the raw hand-made style features (tone, colour, texture; "
+        "before the look metric the site used 2).",
     )
     cnn_weight = models.FloatField(
-        default=1.0,
-        help_text="Weight of the CNN's style statistics (early-layer colour and texture "
-        "responses); 0 leaves them out.",
+        default=0.0,
+        help_text="Extra weight of the CNN's raw style statistics (early-layer colour and "
+        "texture responses; before the look metric the site used 1); 0 leaves them out.",
     )
     content_weight = models.FloatField(
-        default=0.25,
-        help_text="Weight of the CNN's content embedding (what is in the picture). Keep it low "
-        "to recommend by style rather than by subject; 0 leaves it out.",
+        default=0.05,
+        help_text="Weight of the CNN's content embedding (what is in the picture): subject "
+        "second, after the look. Keep it low to recommend by style rather than by subject; 0 "
+        "leaves it out (and the scene mode with it).",
     )
     cnn_enabled = models.BooleanField(
         default=True, help_text="Extract CNN features when the model is available."
@@ -106,6 +115,7 @@ class RecommenderSettings(models.Model):
         from .blocks import SpaceSettings
 
         return SpaceSettings(
+            look_weight=self.look_weight,
             style_weight=self.style_weight,
             cnn_weight=self.cnn_weight,
             content_weight=self.content_weight,

@@ -18,6 +18,7 @@ from .blocks import embed
 from .explain import reasons
 from .extraction import configured_extractors, extract_image_features
 from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
+from .modes import SCENE_CANDIDATES, Mode, mode_space, scene_bonus
 from .space import StyleSpace
 
 logger = logging.getLogger(__name__)
@@ -130,15 +131,43 @@ def _style_vectors(ids: list[int]) -> dict[int, np.ndarray]:
     return {pid: np.frombuffer(bytes(data), dtype="<f4") for pid, data in rows}
 
 
+def _scene_facts(ids: list[int]) -> dict[int, tuple]:
+    rows = Photo.objects.filter(pk__in=ids).values_list(
+        "pk", "taken_at", "camera_make", "camera_model", "lens"
+    )
+    return {pk: (taken, f"{make} {model}".strip(), lens) for pk, taken, make, model, lens in rows}
+
+
+def _rerank_by_scene(
+    hits: list[tuple[int, float]], query_facts: tuple | None, k: int
+) -> list[tuple[int, float]]:
+    """Scene mode: content similarity plus the EXIF bonus (`modes.scene_bonus`)."""
+    if query_facts is None or not any(query_facts):
+        return hits[:k]
+    facts = _scene_facts([photo_id for photo_id, _ in hits])
+    scored = [
+        (photo_id, score + scene_bonus(query_facts, facts.get(photo_id, (None, "", ""))))
+        for photo_id, score in hits
+    ]
+    return sorted(scored, key=lambda hit: -hit[1])[:k]
+
+
 def _search(
     run: ClusterRun,
     space: StyleSpace,
     features: dict[str, np.ndarray],
     k: int,
     exclude: set[int],
+    mode: Mode = Mode.DEFAULT,
+    scene_facts: tuple | None = None,
 ) -> list[Recommendation]:
-    query = embed(space, features, run.config.get("cnn_layout"))
-    hits = space.search(query, k, exclude=[exclude])[0]
+    searched = mode_space(space, mode) or space
+    query = embed(searched, features, run.config.get("cnn_layout"))
+    if searched is not space and mode == Mode.SCENE:
+        hits = searched.search(query, max(k, SCENE_CANDIDATES), exclude=[exclude])[0]
+        hits = _rerank_by_scene(hits, scene_facts, k)
+    else:
+        hits = searched.search(query, k, exclude=[exclude])[0]
     ids = [photo_id for photo_id, _ in hits]
     photos = _photos_with_thumbs(ids)
     styles = _style_vectors(ids)
@@ -153,12 +182,28 @@ def _search(
     return out
 
 
-def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
-    """Most similar public photos: precomputed when the photo is in the active run, else searched
-    on the fly with the photo's stored vectors (new or unpublished photos)."""
+def served_mode(mode: Mode) -> Mode:
+    """The mode a list asked for in `mode` is served in: itself when the active run has its
+    blocks, else the default list (a scene needs the CNN's content embedding)."""
+    if mode == Mode.DEFAULT:
+        return mode
+    run = active_run()
+    space = space_cache.get(run) if run else None
+    return mode if space is not None and mode_space(space, mode) is not None else Mode.DEFAULT
+
+
+def similar_to_photo(photo: Photo, k: int = 10, mode: Mode = Mode.DEFAULT) -> list[Recommendation]:
+    """Most similar public photos. The default list is precomputed when the photo is in the
+    active run, else searched on the fly with the photo's stored vectors (new or unpublished
+    photos); the other modes (`recommender.modes`) are searched in the run's view for them."""
     run = active_run()
     if run is None:
         return []
+    if mode != Mode.DEFAULT:  # `served_mode` says whether the run can answer it
+        space = space_cache.get(run)
+        if space is None or mode_space(space, mode) is None:
+            return []
+        return _search_mode(run, space, photo, k, mode)
     stored = precomputed_neighbours(run, photo, k)
     if stored or run.n_photos < 2:
         return stored
@@ -167,14 +212,31 @@ def similar_to_photo(photo: Photo, k: int = 10) -> list[Recommendation]:
         return []
     if space.row(photo.pk) is not None:
         return stored  # in the run, but its neighbours are all hidden now
-    vectors = {
+    vectors = _stored_vectors(run, photo)
+    if "style" not in vectors:  # not processed (yet): nothing to compare
+        return []
+    return _search(run, space, vectors, k, exclude={photo.pk})
+
+
+def _photo_facts(photo: Photo) -> tuple:
+    return (photo.taken_at, f"{photo.camera_make} {photo.camera_model}".strip(), photo.lens)
+
+
+def _search_mode(
+    run: ClusterRun, space: StyleSpace, photo: Photo, k: int, mode: Mode
+) -> list[Recommendation]:
+    vectors = _stored_vectors(run, photo)
+    if "style" not in vectors:
+        return []
+    return _search(run, space, vectors, k, {photo.pk}, mode, _photo_facts(photo))
+
+
+def _stored_vectors(run: ClusterRun, photo: Photo) -> dict[str, np.ndarray]:
+    return {
         fv.extractor: fv.array
         for fv in FeatureVector.objects.filter(photo=photo)
         if f"{fv.extractor}@{fv.version}" in run.config.get("extractors", [])
     }
-    if "style" not in vectors:
-        return []
-    return _search(run, space, vectors, k, exclude={photo.pk})
 
 
 _QUERY_FEATURES = "stylefinder.query_features"
@@ -205,8 +267,11 @@ def query_features(image: Image.Image, run: ClusterRun | None = None) -> dict[st
     return features
 
 
-def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
-    """Most similar public photos for an image that is not in the gallery (an upload)."""
+def similar_to_image(
+    image: Image.Image, k: int = 10, mode: Mode = Mode.DEFAULT, facts: tuple | None = None
+) -> list[Recommendation]:
+    """Most similar public photos for an image that is not in the gallery (an upload); `facts`
+    (taken_at, camera, lens) from its EXIF serve the scene mode."""
     run = active_run()
     space = space_cache.get(run) if run else None
     if space is None:
@@ -214,4 +279,4 @@ def similar_to_image(image: Image.Image, k: int = 10) -> list[Recommendation]:
     features = query_features(image, run)
     if "style" not in features:
         return []
-    return _search(run, space, features, k, exclude=set())
+    return _search(run, space, features, k, set(), mode, facts)

@@ -18,7 +18,7 @@ from photos.imaging import open_normalized
 from photos.models import Photo
 from photos.storage import delete_files
 
-from .albums import describe_cluster, match_albums
+from .albums import match_albums
 from .blocks import cnn_layout, fit_space
 from .clustering import cluster
 from .explain import reasons, style_attributes
@@ -37,6 +37,7 @@ from .models import (
     Neighbour,
     RecommenderSettings,
 )
+from .naming import describe_cluster
 from .selectors import index_is_stale
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     )
     photo_ids = list(Photo.objects.public().order_by("pk").values_list("pk", flat=True))
     extractors = [(e.name, e.version) for e in configured_extractors()]
+    upgrade_features(photo_ids, extractors)
     features = load_vectors(photo_ids, extractors)
     has_vectors = ~np.isnan(features["style"]).any(axis=1) if "style" in features else None
     if has_vectors is None or has_vectors.sum() < 2:
@@ -151,13 +153,16 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     features = {name: matrix[has_vectors] for name, matrix in features.items()}
 
     space_settings = knobs.space_settings()
-    layout = cnn_layout(configured_extractor("cnn")) if "cnn" in features else None
+    cnn = configured_extractor("cnn") if "cnn" in features else None
+    layout = cnn_layout(cnn) if cnn is not None else None
+    signature = cnn.signature if cnn is not None else None
     fixed_k = k if k else (None if auto else knobs.cluster_count)
     config = {
         "extractors": [f"{name}@{version}" for name, version in extractors],
         "features": sorted(features),
         "space": space_settings.as_config(),
         "cnn_layout": layout,
+        "cnn_signature": signature,
         "neighbours_per_photo": knobs.neighbours_per_photo,
         "clustering": {
             "algorithm": knobs.algorithm,
@@ -170,7 +175,9 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
         n_photos=len(photo_ids), config=config, algorithm=knobs.algorithm
     )
     try:
-        space = fit_space(np.asarray(photo_ids), features, space_settings, layout)
+        space = fit_space(
+            np.asarray(photo_ids), features, space_settings, layout, cnn_signature=signature
+        )
         run.config["blocks"] = [block.name for block in space.blocks]
         style = features["style"]
         _write_neighbours(run, space, photo_ids, style, knobs.neighbours_per_photo)
@@ -212,6 +219,40 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     )
     logger.info("Run %s: %s", run.pk, message)
     return RebuildResult(run, message)
+
+
+def upgrade_features(photo_ids: list[int], extractors: list[tuple[str, int]]) -> int:
+    """Re-extract the photos that have a vector of an older version of an extractor but not of
+    the current one (a new version of the features, e.g. style 2): without it an upgraded
+    gallery would drop out of the index until every photo was re-processed by hand. Returns
+    how many photos were re-extracted; a photo that fails is logged and left out, as before."""
+    outdated: set[int] = set()
+    for name, version in extractors:
+        current = FeatureVector.objects.filter(extractor=name, version=version).values("photo_id")
+        outdated |= set(
+            FeatureVector.objects.filter(photo_id__in=photo_ids, extractor=name)
+            .exclude(version=version)
+            .exclude(photo_id__in=current)
+            .values_list("photo_id", flat=True)
+        )
+    if not outdated:
+        return 0
+    logger.warning(
+        "%s photos have features of an older extractor version; re-extracting them", len(outdated)
+    )
+    done = 0
+    for photo in Photo.objects.filter(pk__in=outdated).order_by("pk").iterator(chunk_size=200):
+        try:
+            extract_photo_features(photo)
+        except Exception:
+            logger.exception("Re-extracting the features of photo %s failed", photo.pk)
+            continue
+        for name, version in extractors:  # the old vectors are never read again
+            FeatureVector.objects.filter(photo=photo, extractor=name).exclude(
+                version=version
+            ).delete()
+        done += 1
+    return done
 
 
 def _fmt(value: float | None) -> str:

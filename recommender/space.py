@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
+from .look_metric import LookMetric
+
 Z_CLIP = 5.0
 
 
@@ -27,6 +29,11 @@ class BlockTransform:
     components: np.ndarray | None  # (d_in, d_out) PCA projection, or None
     norm: float  # divides the block so its mean squared norm over the gallery is 1
     centre: np.ndarray | None = None  # PCA's mean of the clipped z-scores
+    inputs: tuple[str, ...] = ()  # raw blocks read side by side; () = the block's own name
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.inputs or (self.name,)
 
     @property
     def in_dim(self) -> int:
@@ -68,6 +75,37 @@ class BlockTransform:
             centre,
         )
 
+    @classmethod
+    def learned(
+        cls, name: str, vectors: np.ndarray, weight: float, metric: LookMetric
+    ) -> BlockTransform:
+        """A block whose standardisation and projection come from a fitted `LookMetric` (they
+        are not refitted on the gallery: the metric's shape is what was learned); only the
+        centre and the norm are the gallery's."""
+        z = metric.standardise(vectors)
+        centre = z.mean(axis=0)
+        projected = (z - centre) @ metric.projection
+        norm = float(np.sqrt(np.mean(np.sum(projected**2, axis=1)))) or 1.0
+        return cls(
+            name,
+            float(weight),
+            metric.mean.astype(np.float32),
+            metric.scale.astype(np.float32),
+            metric.projection.astype(np.float32),
+            norm,
+            centre.astype(np.float32),
+            tuple(metric.inputs),
+        )
+
+
+def _side_by_side(features: Mapping[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray | None:
+    """The raw blocks `names` side by side (a block's input), or None if one is missing."""
+    parts = [features.get(name) for name in names]
+    if any(part is None for part in parts):
+        return None
+    parts = [np.atleast_2d(np.asarray(part, dtype=np.float64)) for part in parts]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
 
 def _l2_normalise(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -99,17 +137,22 @@ class StyleSpace:
         weights: Mapping[str, float],
         pca_components: Mapping[str, int | None] | None = None,
         seed: int = 0,
+        learned: Mapping[str, LookMetric] | None = None,
     ) -> StyleSpace:
         """Fit transforms on the gallery's vectors (rows aligned with `photo_ids`) and embed it.
 
-        Blocks with weight 0 are left out. Rows of a block that are all NaN (a photo without
-        that extractor's vector) become zeros in that block: neutral, not wrong.
+        Each block of `features` with a positive weight becomes a block of the space; each
+        entry of `learned` adds a block (named by its key) that projects the metric's input
+        blocks with that metric. Blocks with weight 0 are left out. Rows of a block that are
+        all NaN (a photo without that extractor's vector) become zeros in that block: neutral,
+        not wrong.
         """
         pca_components = pca_components or {}
+        learned = learned or {}
         blocks: list[BlockTransform] = []
         for name, vectors in features.items():
             weight = float(weights.get(name, 1.0))
-            if weight <= 0:
+            if weight <= 0 or name in learned:
                 continue
             vectors = np.asarray(vectors, dtype=np.float64)
             present = ~np.isnan(vectors).any(axis=1)
@@ -118,6 +161,15 @@ class StyleSpace:
             blocks.append(
                 BlockTransform.fit(name, vectors[present], weight, pca_components.get(name), seed)
             )
+        for name, metric in learned.items():
+            weight = float(weights.get(name, 1.0))
+            vectors = _side_by_side(features, metric.inputs)
+            if weight <= 0 or vectors is None:
+                continue
+            present = ~np.isnan(vectors).any(axis=1)
+            if present.sum() < 2:
+                continue
+            blocks.append(BlockTransform.learned(name, vectors[present], weight, metric))
         if not blocks:
             raise ValueError("No feature block has vectors for at least two photos.")
         space = cls(photo_ids, np.zeros((len(photo_ids), 0), np.float32), blocks)
@@ -129,11 +181,10 @@ class StyleSpace:
         parts = []
         m = None
         for block in self.blocks:
-            vectors = features.get(block.name)
+            vectors = _side_by_side(features, block.sources)
             if vectors is None:
                 parts.append(None)
                 continue
-            vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
             m = vectors.shape[0]
             missing = np.isnan(vectors).any(axis=1)
             out = block.apply(np.nan_to_num(vectors))
@@ -146,6 +197,29 @@ class StyleSpace:
             for part, block in zip(parts, self.blocks, strict=True)
         ]
         return _l2_normalise(np.concatenate(filled, axis=1))
+
+    def block_slices(self) -> dict[str, slice]:
+        """Each block's columns in `matrix`."""
+        out, start = {}, 0
+        for block in self.blocks:
+            out[block.name] = slice(start, start + block.out_dim)
+            start += block.out_dim
+        return out
+
+    def view(self, weights: Mapping[str, float]) -> StyleSpace | None:
+        """The same photos compared by some blocks only, reweighted (a mode of similarity).
+
+        Exact, not an approximation: every row of `matrix` is its blocks times their weights,
+        divided by one norm per row, so dropping or rescaling blocks and normalising again gives
+        the space those weights would have built. None if no block of `weights` is here.
+        """
+        slices = self.block_slices()
+        kept = [b for b in self.blocks if weights.get(b.name, 0.0) > 0 and b.weight > 0]
+        if not kept:
+            return None
+        columns = [self.matrix[:, slices[b.name]] * (weights[b.name] / b.weight) for b in kept]
+        blocks = [BlockTransform(**{**b.__dict__, "weight": float(weights[b.name])}) for b in kept]
+        return StyleSpace(self.photo_ids, _l2_normalise(np.concatenate(columns, axis=1)), blocks)
 
     def row(self, photo_id: int) -> int | None:
         return self._row_of.get(int(photo_id))
@@ -204,6 +278,8 @@ class StyleSpace:
             if block.components is not None:
                 arrays[f"b{i}_components"] = block.components
                 arrays[f"b{i}_centre"] = block.centre
+            if block.inputs:
+                arrays[f"b{i}_inputs"] = np.array(block.inputs)
         arrays["block_names"] = np.array(names)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
@@ -225,6 +301,9 @@ class StyleSpace:
                         components,
                         float(norm),
                         npz.get(f"b{i}_centre"),
+                        tuple(str(n) for n in npz[f"b{i}_inputs"])
+                        if f"b{i}_inputs" in npz.files
+                        else (),
                     )
                 )
             return cls(npz["photo_ids"], npz["matrix"], blocks)

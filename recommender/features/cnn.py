@@ -237,6 +237,7 @@ class _Backbone:
     """A loaded model and everything needed to run it. Immutable once built."""
 
     description: str
+    signature: str  # what the vector's meaning depends on: model, layers, sizes (no paths)
     side: int
     forward: Callable[[np.ndarray], np.ndarray]  # preprocessed batch → feature vectors
     preprocess: Callable[[np.ndarray], np.ndarray] | None  # applications' preprocess_input
@@ -286,7 +287,14 @@ def _load_backbone(config: CnnConfig) -> _Backbone:
                 raise _unavailable(
                     f"cannot load the model file {ENV_WEIGHTS}={weights} ({exc})."
                 ) from exc
-            return _wrap(keras, config, model, f"model file {weights}", preprocess=None)
+            return _wrap(
+                keras,
+                config,
+                model,
+                f"model file {weights}",
+                preprocess=None,
+                model_name=weights.name,
+            )
     return _build_application(keras, config, weights)
 
 
@@ -311,7 +319,9 @@ def _build_application(keras: Any, config: CnnConfig, weights: Path | None) -> _
                 f"cannot build {name} with {ENV_WEIGHTS}={weights} ({exc}); the file must hold "
                 f"{name}'s weights without its classifier top (include_top=False)."
             ) from exc
-        return _wrap(keras, config, model, f"{name} with weights {weights}", preprocess)
+        return _wrap(
+            keras, config, model, f"{name} with weights {weights}", preprocess, model_name=name
+        )
 
     timeout = config.download_timeout
     how_to_fix = (
@@ -335,7 +345,7 @@ def _build_application(keras: Any, config: CnnConfig, weights: Path | None) -> _
             f"{time.monotonic() - started:.1f} s (download timeout {timeout:g} s): {exc}. "
             f"{how_to_fix}"
         ) from exc
-    return _wrap(keras, config, model, f"{name} with ImageNet weights", preprocess)
+    return _wrap(keras, config, model, f"{name} with ImageNet weights", preprocess, model_name=name)
 
 
 def _find_layer(model: Any, name: str) -> Any | None:
@@ -367,6 +377,8 @@ def _wrap(
     model: Any,
     source: str,
     preprocess: Callable[[np.ndarray], np.ndarray] | None,
+    *,
+    model_name: str,
 ) -> _Backbone:
     """Wrap `model` in one keras.Model(inputs, [embedding, *style layers]) and a forward pass."""
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
@@ -459,8 +471,13 @@ def _wrap(
         f"{source}: {side}x{side} input, embedding {embedding_layer!r} "
         f"({embedding.shape[-1]}), style statistics of {', '.join(style_layers) or 'no layers'}"
     )
+    signature = f"{model_name}|{side}|{embedding_layer}:{embedding.shape[-1]}|" + ",".join(
+        f"{layer}:{int(out.shape[-1])}"
+        for layer, out in zip(style_layers, style_outputs, strict=True)
+    )
     return _Backbone(
         description=description,
+        signature=signature,
         side=side,
         forward=run,
         preprocess=preprocess,
@@ -535,6 +552,13 @@ class CnnExtractor(FeatureExtractor):
     @property
     def description(self) -> str:
         return self._backbone().description
+
+    @property
+    def signature(self) -> str:
+        """Model file name (or application), input size, embedding and style layers with their
+        widths: two extractors with one signature produce comparable vectors. A learned look
+        metric over the style statistics applies only to the signature it was fitted on."""
+        return self._backbone().signature
 
     @property
     def dim(self) -> int:  # type: ignore[override]  # known once the model is loaded

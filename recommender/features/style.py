@@ -32,6 +32,9 @@ NEUTRAL_CHROMA = 6.0  # below this chroma a pixel reads as grey
 _CHANNELS = ("red", "green", "blue")
 _TONE_PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 _LUMINANCE_BINS = 8
+_TONAL_BANDS = (("shadows", "< 30"), ("midtones", "30–70"), ("highlights", "> 70"))
+_AB_BINS = 4
+_AB_STEP = 20.0
 
 # (name, description) in output order: the one table of the features. `style_values` computes
 # each by name and `StyleExtractor.extract` orders them by this table (checked on every call).
@@ -96,6 +99,32 @@ FEATURES: list[tuple[str, str]] = [
     ],
     ("vignette", "Mean L* of the outer ring minus the centre (negative = darkened corners)."),
     ("centre_focus", "Sharpness of the centre relative to the whole (shallow depth of field)."),
+    # The grade rather than the scene: what an editor's curves and colour wheels set.
+    *[
+        (
+            f"{channel}_p{p:02d}",
+            f"Per-channel tone curve: {p}th percentile of {channel} (0–1). Channel curves are "
+            "how most looks are made (warm, cool, cross-processed, faded).",
+        )
+        for channel in _CHANNELS
+        for p in _TONE_PERCENTILES
+    ],
+    ("midtone_a", "Toning of the midtones (30 ≤ L* ≤ 70): mean a*."),
+    ("midtone_b", "Toning of the midtones: mean b*."),
+    *[
+        (f"{band}_chroma", f"Mean chroma of the {band} (L* {rng}): saturation per tonal range.")
+        for band, rng in _TONAL_BANDS
+    ],
+    *[
+        (
+            f"ab_hist_{i}{j}",
+            f"Share of pixels whose a* falls in the {i + 1}. and b* in the {j + 1}. of four "
+            f"{_AB_STEP:g}-wide bins from −{2 * _AB_STEP:g} to {2 * _AB_STEP:g} (outside: edge "
+            "bins): the palette's position, e.g. teal shadows and orange highlights.",
+        )
+        for i in range(_AB_BINS)
+        for j in range(_AB_BINS)
+    ],
 ]
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 _FEATURE_SET = frozenset(FEATURE_NAMES)
@@ -123,6 +152,13 @@ _COLOUR_PREFIXES = (
     "shadow_b",
     "highlight_a",
     "highlight_b",
+    "red_p",
+    "green_p",
+    "blue_p",
+    "midtone",
+    "shadows_chroma",
+    "highlights_chroma",
+    "ab_hist",
 )
 
 
@@ -162,6 +198,14 @@ def _hsv_saturation(rgb: np.ndarray) -> np.ndarray:
     high = np.maximum(np.maximum(red, green), blue)
     low = np.minimum(np.minimum(red, green), blue)
     return np.where(high > 1e-6, (high - low) / np.maximum(high, 1e-6), 0.0)
+
+
+def _level_percentiles(levels: np.ndarray) -> list[float]:
+    """`_TONE_PERCENTILES` of 8-bit levels (0–255) on the 0–1 scale, from one histogram (the
+    nearest level at or above each rank: several times faster than `np.percentile`)."""
+    cumulative = np.cumsum(np.bincount(levels, minlength=256))
+    ranks = np.array(_TONE_PERCENTILES) / 100.0 * cumulative[-1]
+    return [float(level) / 255.0 for level in np.searchsorted(cumulative, ranks)]
 
 
 def style_values(image: Image.Image) -> dict[str, float]:
@@ -268,12 +312,29 @@ def style_values(image: Image.Image) -> dict[str, float]:
     centre, ring = radius < 0.5, radius > 1.0
     v["vignette"] = _safe_mean(lum[ring]) - _safe_mean(lum[centre])
     v["centre_focus"] = _safe_mean(gradient[centre]) / max(float(gradient.mean()), 1e-6)
+
+    # The grade.
+    levels = np.rint(rgb * 255.0).astype(np.int64).reshape(-1, 3)
+    for c, channel in enumerate(_CHANNELS):
+        for q, value in zip(_TONE_PERCENTILES, _level_percentiles(levels[:, c]), strict=True):
+            v[f"{channel}_p{q:02d}"] = value
+    midtones = ~shadows & ~highlights
+    v["midtone_a"] = _safe_mean(a_star[midtones])
+    v["midtone_b"] = _safe_mean(b_star[midtones])
+    for (band, _), mask in zip(_TONAL_BANDS, (shadows, midtones, highlights), strict=True):
+        v[f"{band}_chroma"] = _safe_mean(chroma[mask])
+    a_bin = np.clip(((a_star + 2 * _AB_STEP) // _AB_STEP).astype(np.int64), 0, _AB_BINS - 1)
+    b_bin = np.clip(((b_star + 2 * _AB_STEP) // _AB_STEP).astype(np.int64), 0, _AB_BINS - 1)
+    joint = np.bincount((a_bin * _AB_BINS + b_bin).ravel(), minlength=_AB_BINS**2) / a_bin.size
+    for i in range(_AB_BINS):
+        for j in range(_AB_BINS):
+            v[f"ab_hist_{i}{j}"] = float(joint[i * _AB_BINS + j])
     return v
 
 
 class StyleExtractor(FeatureExtractor):
     name = "style"
-    version = 1
+    version = 2  # 2: grade features (channel curves, midtone tint, chroma by tone, a*b* palette)
     dim = len(FEATURE_NAMES)
     input_side = WORK_SIDE
     feature_names = FEATURE_NAMES

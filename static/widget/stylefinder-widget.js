@@ -11,7 +11,10 @@
  *   data-count              how many photos, 1-24 (default 6);
  *   data-link               where a photo links to, with {id} for its id (default: its page in
  *                           the gallery), e.g. https://my-site.example/photos/{id};
- *   data-title              the heading (default "Similar style"; empty: no heading).
+ *   data-title              the heading (default "Similar style"; empty: no heading);
+ *   data-mode               what similar means for a photo of the gallery: "look" (the same
+ *                           look, any subject), "scene" (the same subject or shoot) or nothing
+ *                           (the gallery's default list).
  * Attribute of the script: data-api, the gallery's API root (default: /api/ of the script's
  * origin).
  *
@@ -161,7 +164,8 @@
   };
 
   var query = function (options) {
-    return "count=" + options.count + "&visitor=" + visitor();
+    var mode = options.mode ? "&mode=" + encodeURIComponent(options.mode) : "";
+    return "count=" + options.count + "&visitor=" + visitor() + mode;
   };
 
   // An image of this site: read here, analysed by the gallery (never stored). The answer's
@@ -386,6 +390,7 @@
         count: count >= 1 ? Math.min(count, 24) : 6,
         link: host.getAttribute("data-link"),
         title: title === null ? "Similar style" : title,
+        mode: (host.getAttribute("data-mode") || "").trim().toLowerCase(),
       };
       if (!options.photo) {
         return;

@@ -146,3 +146,46 @@ def test_query_uploads_have_their_own_pixel_ceiling(client, gallery, settings):
     from photos.services import ingest_photo
 
     ingest_photo(jpeg_upload(scene(3, "warm").resize((150, 100)), "ok.jpg"))
+
+
+# --- Modes ----------------------------------------------------------------------------------------
+
+
+def test_look_mode_answers_outside_the_experiment(client, gallery):
+    photo = gallery["noir"][0]
+    body = client.get(f"/api/photos/{photo.pk}/similar/?k=4&mode=look").json()
+    assert body["mode"] == "look"
+    assert body["variant"] is None
+    ids = [item["id"] for item in body["results"]]
+    assert len(ids) == 4 and photo.pk not in ids
+    assert set(ids) <= {p.pk for p in gallery["noir"]}  # the same look first
+
+
+def test_the_default_mode_is_the_experiment_list(client, gallery):
+    photo = gallery["warm"][0]
+    plain = client.get(f"/api/photos/{photo.pk}/similar/?k=3").json()
+    named = client.get(f"/api/photos/{photo.pk}/similar/?k=3&mode=default").json()
+    assert plain["mode"] == named["mode"] == "default"
+    assert plain["variant"] == named["variant"] == "style_knn"
+    assert [r["id"] for r in plain["results"]] == [r["id"] for r in named["results"]]
+
+
+def test_scene_mode_without_the_cnn_says_it_served_the_default(client, gallery):
+    body = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/?mode=scene").json()
+    assert body["mode"] == "default"  # no content embedding here: no scene to compare
+    assert body["results"]
+
+
+def test_an_unknown_mode_is_a_clear_400(client, gallery):
+    response = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/?mode=colour")
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["errors"]) == ["mode"]
+    assert "is not a valid choice" in body["errors"]["mode"][0]
+
+
+def test_an_upload_can_ask_for_the_look(client, gallery):
+    upload = jpeg_upload(scene(50, "noir"))
+    body = client.post("/api/similar/", {"image": upload, "k": "3", "mode": "look"}).json()
+    assert body["mode"] == "look" and body["variant"] is None
+    assert {item["id"] for item in body["results"]} <= {p.pk for p in gallery["noir"]}

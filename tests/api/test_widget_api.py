@@ -439,7 +439,7 @@ def test_schema_documents_the_widget_and_events_endpoints():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     get = schema["paths"]["/api/widget/"]["get"]
     names = {p["name"] for p in get["parameters"]}
-    assert names == {"photo", "image_url", "ref", "count", "visitor"}
+    assert names == {"photo", "image_url", "ref", "count", "visitor", "mode"}
     assert set(get["responses"]) == {"200", "400", "404", "429"}
     post = schema["paths"]["/api/widget/"]["post"]
     assert "multipart/form-data" in post["requestBody"]["content"]
@@ -455,3 +455,13 @@ def test_schema_documents_the_widget_and_events_endpoints():
 def test_quoted_image_urls_resolve(client, photos):
     url = "http://testserver" + quote(photos[5].rendition_url("thumb"))
     assert widget(client, image_url=url).json()["photo"]["id"] == photos[5].pk
+
+
+def test_a_widget_mode_list_carries_no_impression_token(client, photos):
+    photo = photos[0]
+    body = client.get(f"/api/widget/?photo={photo.pk}&count=3&mode=look").json()
+    assert len(body["items"]) == 3
+    assert photo.pk not in [item["id"] for item in body["items"]]
+    assert body["impression"] == ""  # not the experiment's list: nothing to log against it
+    default = client.get(f"/api/widget/?photo={photo.pk}&count=3").json()
+    assert default["impression"]

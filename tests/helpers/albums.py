@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from photos.models import Photo
-from recommender import albums
+from recommender import albums, naming
 from recommender.features.style import StyleExtractor
 from recommender.models import Album, Cluster, ClusterRun, FeatureVector, Membership
 from recommender.selectors import space_cache
@@ -34,7 +34,7 @@ def build_albums(
         vectors = np.stack(
             [FeatureVector.objects.get(photo=p, extractor="style").array for p in photos]
         )
-        name, attributes = albums.describe_cluster(vectors)
+        name, attributes = naming.describe_cluster(vectors)
         album = Album.objects.create(auto_name=name, hidden=key in hidden)
         cluster = Cluster.objects.create(
             run=run,

@@ -44,9 +44,10 @@ def test_rebuild_button_builds_an_index(admin_client, ingest):
 
 def _weights_form(style_weight: str) -> dict:
     return {
+        "look_weight": "1",
         "style_weight": style_weight,
-        "cnn_weight": "1",
-        "content_weight": "0.25",
+        "cnn_weight": "0",
+        "content_weight": "0.05",
         "neighbours_per_photo": "12",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",
@@ -98,7 +99,7 @@ def test_recluster_command_reports_its_run(ingest, capsys):
     out = capsys.readouterr().out
     assert "3 photos" in out
     run = ClusterRun.objects.get(is_active=True)
-    assert ", ".join(run.config["blocks"]) == "style.tone, style.colour, style.texture"
+    assert run.config["blocks"] == ["look"]
 
 
 def test_recluster_command_with_an_empty_library(db, capsys):

@@ -8,7 +8,7 @@ import pytest
 
 from photos.models import Photo
 from photos.services import set_published
-from recommender import albums
+from recommender import albums, naming
 from recommender.explain import style_attributes
 from recommender.features.style import StyleExtractor
 from recommender.models import Album, Cluster, ClusterRun
@@ -31,7 +31,7 @@ def fresh_centroids():
 def test_black_and_white_low_key_cluster_is_named_so():
     vectors = np.stack([style_vector(styled(i, "noir")) for i in range(6)])
     assert all("black & white" in style_attributes(v) for v in vectors)  # the premise
-    name, attributes = albums.describe_cluster(vectors)
+    name, attributes = naming.describe_cluster(vectors)
     assert name.startswith("Black & white")
     assert "low-key" in name
     assert attributes[:2] == ["black & white", "low-key"]
@@ -40,7 +40,7 @@ def test_black_and_white_low_key_cluster_is_named_so():
 
 def test_warm_cluster_is_named_warm():
     vectors = np.stack([style_vector(styled(i, "warm")) for i in range(6)])
-    name, attributes = albums.describe_cluster(vectors)
+    name, attributes = naming.describe_cluster(vectors)
     assert name.startswith("Warm")
     assert attributes[0] == "warm"
     parts = name.split(" · ")
@@ -54,7 +54,7 @@ def test_attributes_shared_by_a_minority_do_not_name_the_cluster():
     vectors = np.stack(
         [style_vector(styled(i, "noir")) for i in range(5)] + [style_vector(styled(9, "warm"))]
     )
-    name, attributes = albums.describe_cluster(vectors)
+    name, attributes = naming.describe_cluster(vectors)
     assert name.startswith("Black & white")
     assert "warm" not in attributes
 
@@ -64,7 +64,7 @@ def test_fallback_name_when_nothing_dominates():
     vectors = np.stack(
         [style_vector(styled(i, style)) for i in range(2) for style in ("noir", "warm", "frost")]
     )
-    name, attributes = albums.describe_cluster(vectors)
+    name, attributes = naming.describe_cluster(vectors)
     assert name and name[0].isupper()
     assert 2 <= len(name.split(" · ")) <= 3
     assert not {"black & white", "warm", "cool"} & set(attributes)
@@ -83,25 +83,25 @@ def _plain(**values: float) -> np.ndarray:
 
 def test_fallback_name_from_colourfulness_and_luminance():
     assert style_attributes(_plain()) == []  # the premise
-    assert albums.describe_cluster(np.stack([_plain()] * 3)) == ("Mixed colour · mid tones", [])
+    assert naming.describe_cluster(np.stack([_plain()] * 3)) == ("Mixed colour · mid tones", [])
     dark_soft = np.stack([_plain(luminance_mean=35, chroma_mean=12)] * 2)
-    assert albums.describe_cluster(dark_soft)[0] == "Soft colour · dark tones"
+    assert naming.describe_cluster(dark_soft)[0] == "Soft colour · dark tones"
     bright = np.stack([_plain(luminance_mean=63, chroma_mean=24)] * 2)
-    assert albums.describe_cluster(bright)[0] == "Mixed colour · light tones"
+    assert naming.describe_cluster(bright)[0] == "Mixed colour · light tones"
     # Half of them vivid is not "most": the name falls back, from the median.
     half_vivid = np.stack([_plain(chroma_mean=27)] * 2 + [_plain(chroma_mean=25.5)] * 2)
-    name, attributes = albums.describe_cluster(half_vivid)
+    name, attributes = naming.describe_cluster(half_vivid)
     assert (name, attributes) == ("Rich colour · mid tones", [])
 
 
 def test_one_dominant_attribute_is_completed_with_the_tones():
     vector = style_vector(styled(1, "warm"))
-    name, _ = albums.describe_cluster(vector[None, :])
+    name, _ = naming.describe_cluster(vector[None, :])
     assert name.startswith("Warm · ")
 
 
 def test_empty_cluster_still_gets_a_name():
-    name, attributes = albums.describe_cluster(np.zeros((0, StyleExtractor.dim), np.float32))
+    name, attributes = naming.describe_cluster(np.zeros((0, StyleExtractor.dim), np.float32))
     assert name
     assert attributes == []
 

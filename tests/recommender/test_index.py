@@ -41,12 +41,13 @@ def test_the_writer_rebuilds_the_index_and_a_read_only_reads_it(gallery):
     assert run.n_photos == 12
     assert run.status == ClusterRun.Status.READY
     assert run.config["space"] == {
-        "style_weight": 2.0,
-        "cnn_weight": 1.0,
-        "content_weight": 0.25,
+        "look_weight": 1.0,
+        "style_weight": 0.0,
+        "cnn_weight": 0.0,
+        "content_weight": 0.05,
         "content_pca": 32,
     }
-    assert run.config["blocks"] == ["style.tone", "style.colour", "style.texture"]
+    assert run.config["blocks"] == ["look"]  # no CNN here: the style-only look metric
 
 
 def test_neighbours_share_the_style_and_exclude_the_photo(gallery):
@@ -159,3 +160,17 @@ def test_a_failing_extractor_fails_the_photo_with_the_reason(ingest, monkeypatch
     assert "style extractor exploded" in photo.error
     assert not FeatureVector.objects.filter(photo=photo).exists()
     assert not photo.renditions.exists()
+
+
+def test_features_of_an_older_extractor_version_are_upgraded_by_the_next_run(gallery):
+    from recommender.features import get_extractor
+
+    current = get_extractor("style").version
+    old = gallery["noir"][0]
+    FeatureVector.objects.filter(photo=old, extractor="style").update(version=current - 1)
+    run = recluster().run
+    assert FeatureVector.objects.filter(photo=old, extractor="style").count() == 1
+    upgraded = FeatureVector.objects.get(photo=old, extractor="style")
+    assert upgraded.version == current and np.isfinite(upgraded.array).all()
+    assert run.n_photos == 12  # the upgraded photo is indexed, not dropped
+    assert similar_to_photo(old, k=3)

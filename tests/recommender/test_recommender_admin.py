@@ -27,9 +27,10 @@ SWEEP = [
 
 def settings_data(**overrides) -> dict:
     data = {
-        "style_weight": "2",
-        "cnn_weight": "1",
-        "content_weight": "0.25",
+        "look_weight": "1",
+        "style_weight": "0",
+        "cnn_weight": "0",
+        "content_weight": "0.05",
         "neighbours_per_photo": "20",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",

@@ -1,0 +1,156 @@
+"""A metric learned from synthetic edits: the directions in which photos differ by *look*.
+
+The hand-made style features and the CNN's channel statistics describe both how a photo was
+rendered and what it shows: a dark forest scores "low-key" even in its original colours. A
+`LookMetric` is a linear projection of those features fitted on labelled edits (every training
+photo rendered in many looks, `benchmarks/make_style_set.py`):
+
+- *within-look* scatter: how images of one look differ from each other: the scene, the light,
+  the jitter of the edit. This is what the metric must ignore;
+- *within-photo* scatter: how the renderings of one photo differ from each other: the look alone,
+  since the scene is the same. This is what it must keep.
+
+The projection solves the generalised eigenproblem ``S_photo v = λ (S_look + εI) v`` (Fisher's
+discriminant with the photo's own mean in place of class means, so it needs no list of looks and
+carries over to looks it was not trained on) and keeps the `dims` directions with the largest λ,
+each scaled by √λ. In the projected space other photos in the same look are near and the same
+photo in another look is far.
+
+No Django here: `benchmarks/fit_look_metric.py` fits and cross-validates it, the fitted metrics
+ship in `recommender/data/` and `recommender.blocks` uses them as the space's ``look`` block.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import eigh
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+Z_CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class LookMetric:
+    """A fitted projection. `inputs` names the feature blocks it reads, in order (``style``, and
+    ``cnn.style`` for the CNN's channel statistics); `cnn_signature` says which CNN those
+    statistics must come from (None for a style-only metric)."""
+
+    inputs: tuple[str, ...]
+    input_dims: tuple[int, ...]
+    cnn_signature: str | None
+    mean: np.ndarray  # (d_in,) of the training vectors
+    scale: np.ndarray  # (d_in,)
+    projection: np.ndarray  # (d_in, dims)
+    trained_on: str = ""
+
+    @property
+    def in_dim(self) -> int:
+        return int(sum(self.input_dims))
+
+    @property
+    def dims(self) -> int:
+        return int(self.projection.shape[1])
+
+    def standardise(self, vectors: np.ndarray) -> np.ndarray:
+        return np.clip((vectors - self.mean) / self.scale, -Z_CLIP, Z_CLIP)
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, d_in) raw inputs (the `inputs` blocks side by side) → (n, dims)."""
+        return self.standardise(np.asarray(vectors, dtype=np.float64)) @ self.projection
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            inputs=np.array(self.inputs),
+            input_dims=np.array(self.input_dims, np.int64),
+            cnn_signature=np.array(self.cnn_signature or ""),
+            mean=self.mean.astype(np.float32),
+            scale=self.scale.astype(np.float32),
+            projection=self.projection.astype(np.float32),
+            trained_on=np.array(self.trained_on),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LookMetric:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return cls(
+                inputs=tuple(str(name) for name in npz["inputs"]),
+                input_dims=tuple(int(d) for d in npz["input_dims"]),
+                cnn_signature=str(npz["cnn_signature"]) or None,
+                mean=npz["mean"].astype(np.float64),
+                scale=npz["scale"].astype(np.float64),
+                projection=npz["projection"].astype(np.float64),
+                trained_on=str(npz["trained_on"]),
+            )
+
+
+def _scatter_around(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Sum over label groups of the outer products of deviations from the group mean, / n."""
+    centred = z.copy()
+    for label in np.unique(labels):
+        rows = labels == label
+        centred[rows] -= z[rows].mean(axis=0)
+    return centred.T @ centred / len(z)
+
+
+def fit_look_metric(
+    vectors: np.ndarray,
+    looks: np.ndarray,
+    photos: np.ndarray,
+    *,
+    inputs: tuple[str, ...],
+    input_dims: tuple[int, ...],
+    cnn_signature: str | None = None,
+    dims: int = 16,
+    shrinkage: float = 0.01,
+    trained_on: str = "",
+) -> LookMetric:
+    """Fit on training edits: `vectors` (n, d_in), each row's look label and source photo label.
+
+    `shrinkage` adds ε = shrinkage × mean eigenvalue of the within-look scatter to its diagonal,
+    so directions that barely vary in training cannot get an unbounded weight.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.shape[1] != sum(input_dims):
+        raise ValueError(f"vectors have {vectors.shape[1]} columns, inputs {input_dims}")
+    mean = vectors.mean(axis=0)
+    scale = vectors.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    z = np.clip((vectors - mean) / scale, -Z_CLIP, Z_CLIP)
+    within_look = _scatter_around(z, np.asarray(looks))
+    within_photo = _scatter_around(z, np.asarray(photos))
+    d = z.shape[1]
+    ridge = shrinkage * float(np.trace(within_look)) / d
+    values, vectors_ = eigh(within_photo, within_look + ridge * np.eye(d))
+    order = np.argsort(-values)[: min(dims, d)]
+    projection = vectors_[:, order] * np.sqrt(np.maximum(values[order], 0.0))
+    return LookMetric(
+        tuple(inputs),
+        tuple(int(x) for x in input_dims),
+        cnn_signature,
+        mean,
+        scale,
+        projection,
+        trained_on,
+    )
+
+
+def metric_path(name: str) -> Path:
+    return DATA_DIR / f"look_metric_{name}.npz"
+
+
+@functools.cache
+def shipped_metric(name: str) -> LookMetric | None:
+    """The fitted metric shipped as ``recommender/data/look_metric_<name>.npz`` (read once per
+    process), or None if it is not there."""
+    path = metric_path(name)
+    if not path.is_file():
+        return None
+    return LookMetric.from_bytes(path.read_bytes())
