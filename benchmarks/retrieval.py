@@ -465,9 +465,9 @@ def album_report(data: LabelledSet, matrix: np.ndarray, style: np.ndarray) -> di
     members whose own attributes contradict their album's automatic name."""
     from sklearn.metrics import adjusted_rand_score
 
-    from recommender.naming import NAME_SEPARATOR, describe_cluster
     from recommender.clustering import cluster
     from recommender.explain import style_attributes
+    from recommender.naming import NAME_SEPARATOR, describe_cluster
 
     queries = data.queries
     result = cluster(matrix[queries])

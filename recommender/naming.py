@@ -14,7 +14,6 @@ import numpy as np
 from .explain import style_attributes
 from .features.style import named
 
-
 #: an attribute names a cluster when at least this share of its members have it
 DOMINANT_SHARE = 0.6
 MAX_NAME_PARTS = 3
