@@ -446,3 +446,41 @@ def test_odd_but_valid_images_do_not_fail(client, gallery, size):
     response = client.post(FIND_SIMILAR, {"image": named(buffer.getvalue(), "odd.png")})
     assert response.status_code == 200
     assert len(recommended_ids(results_section(response))) == 10
+
+
+def test_an_upload_can_ask_for_the_same_look_outside_the_experiment(client, gallery, media_root):
+    recluster()
+    upload = named(jpeg_bytes(styled(78, "noir")), "mine.jpg")
+    response = client.post(FIND_SIMILAR, {"image": upload, "mode": "look"})
+    assert response.status_code == 200
+    html = results_section(response)
+    assert "Photos in the same look" in html
+    assert "data-impression" not in html  # only the default list is logged against a variant
+    assert set(recommended_ids(html)[:5]) == {p.pk for p in gallery["noir"]}
+    page = response.content.decode()
+    checked = [t for t in tags(page, "input") if t.get("name") == "mode" and "checked" in t]
+    assert [t["value"] for t in checked] == ["look"]
+
+
+def test_an_unknown_mode_is_explained(client, gallery, media_root):
+    upload = named(jpeg_bytes(styled(79, "warm")), "mine.jpg")
+    response = client.post(FIND_SIMILAR, {"image": upload, "mode": "colour"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_same_scene_strip_shows_only_photos_the_strip_above_does_not(gallery, monkeypatch):
+    from gallery import selectors
+    from recommender.selectors import Recommendation
+
+    photo, others = gallery["noir"][0], [*gallery["noir"][1:], *gallery["warm"]]
+    found = [Recommendation(p, 0.9 - i / 100, i + 1) for i, p in enumerate(others)]
+    monkeypatch.setattr(selectors, "recommender_similar_to_photo", lambda *a: found)
+    shown = {p.pk for p in others[:4]}
+    strip = selectors.same_scene(photo, shown)
+    assert [r.photo.pk for r in strip] == [
+        p.pk for p in others[4 : 4 + selectors.SAME_SCENE_ON_PHOTO_PAGE]
+    ]
+    # Fewer new photos than the minimum: no strip at all.
+    shown = {p.pk for p in others[: len(others) - 1]}
+    assert selectors.same_scene(photo, shown) == []
