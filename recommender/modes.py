@@ -88,3 +88,25 @@ def scene_bonus(
     if q_lens and q_lens == c_lens:
         bonus += SCENE_LENS_WEIGHT
     return bonus
+
+
+def scene_reasons(
+    query: tuple[datetime | None, str, str] | None, candidate: tuple[datetime | None, str, str]
+) -> list[str]:
+    """What matched in ``scene`` mode, for the list's captions: the subject always (that is
+    what the content embedding compares), then what the EXIF of both photos shares."""
+    reasons = ["similar subject"]
+    if query is None:
+        return reasons
+    (q_time, q_camera, q_lens), (c_time, c_camera, c_lens) = query, candidate
+    if q_time is not None and c_time is not None:
+        hours = abs((q_time - c_time).total_seconds()) / 3600.0
+        if hours < 24:
+            reasons.append("taken the same day")
+        elif hours < 24 * 7:
+            reasons.append("taken the same week")
+    if q_camera and q_camera == c_camera:
+        reasons.append("same camera")
+    if q_lens and q_lens == c_lens:
+        reasons.append("same lens")
+    return reasons

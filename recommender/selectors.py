@@ -18,7 +18,7 @@ from .blocks import embed
 from .explain import reasons
 from .extraction import configured_extractors, extract_image_features
 from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
-from .modes import SCENE_CANDIDATES, Mode, mode_space, scene_bonus
+from .modes import SCENE_CANDIDATES, Mode, mode_space, scene_bonus, scene_reasons
 from .space import StyleSpace
 
 logger = logging.getLogger(__name__)
@@ -138,18 +138,22 @@ def _scene_facts(ids: list[int]) -> dict[int, tuple]:
     return {pk: (taken, f"{make} {model}".strip(), lens) for pk, taken, make, model, lens in rows}
 
 
+_NO_FACTS = (None, "", "")
+
+
 def _rerank_by_scene(
     hits: list[tuple[int, float]], query_facts: tuple | None, k: int
-) -> list[tuple[int, float]]:
-    """Scene mode: content similarity plus the EXIF bonus (`modes.scene_bonus`)."""
+) -> tuple[list[tuple[int, float]], dict[int, tuple]]:
+    """Scene mode: content similarity plus the EXIF bonus (`modes.scene_bonus`); the hits, and
+    each hit's (taken_at, camera, lens) for the reasons."""
     if query_facts is None or not any(query_facts):
-        return hits[:k]
+        return hits[:k], {}
     facts = _scene_facts([photo_id for photo_id, _ in hits])
     scored = [
-        (photo_id, score + scene_bonus(query_facts, facts.get(photo_id, (None, "", ""))))
+        (photo_id, score + scene_bonus(query_facts, facts.get(photo_id, _NO_FACTS)))
         for photo_id, score in hits
     ]
-    return sorted(scored, key=lambda hit: -hit[1])[:k]
+    return sorted(scored, key=lambda hit: -hit[1])[:k], facts
 
 
 def _search(
@@ -163,9 +167,11 @@ def _search(
 ) -> list[Recommendation]:
     searched = mode_space(space, mode) or space
     query = embed(searched, features, run.config.get("cnn_layout"))
-    if searched is not space and mode == Mode.SCENE:
+    scene = searched is not space and mode == Mode.SCENE
+    facts: dict[int, tuple] = {}
+    if scene:
         hits = searched.search(query, max(k, SCENE_CANDIDATES), exclude=[exclude])[0]
-        hits = _rerank_by_scene(hits, scene_facts, k)
+        hits, facts = _rerank_by_scene(hits, scene_facts, k)
     else:
         hits = searched.search(query, k, exclude=[exclude])[0]
     ids = [photo_id for photo_id, _ in hits]
@@ -177,7 +183,10 @@ def _search(
         photo = photos.get(photo_id)
         if photo is None or not photo.is_public:
             continue
-        why = reasons(source_style, styles.get(photo_id))
+        if scene:  # what matched is the subject (and the shoot), not the style
+            why = scene_reasons(scene_facts, facts.get(photo_id, _NO_FACTS))
+        else:
+            why = reasons(source_style, styles.get(photo_id))
         out.append(Recommendation(photo, score, len(out) + 1, why, photo.thumb))
     return out
 

@@ -66,3 +66,17 @@ def test_without_weights_photos_are_processed_on_style_alone(settings, ingest):
     assert isinstance(run, ClusterRun)
     assert run.config["features"] == ["style"]
     assert not any(block.startswith("cnn") for block in run.config["blocks"])
+
+
+def test_with_the_cnn_the_scene_mode_compares_the_subject(with_cnn, ingest):
+    from recommender.modes import Mode
+    from recommender.selectors import served_mode
+
+    photos = [ingest(jpeg(i, grey=i % 2 == 0)) for i in range(6)]
+    recluster()
+    assert served_mode(Mode.SCENE) == Mode.SCENE
+    scene = similar_to_photo(photos[0], k=3, mode=Mode.SCENE)
+    assert len(scene) == 3 and photos[0].pk not in [r.photo.pk for r in scene]
+    assert all(r.reasons[0] == "similar subject" for r in scene)
+    look = similar_to_photo(photos[0], k=3, mode=Mode.LOOK)
+    assert len(look) == 3 and all("similar subject" not in r.reasons for r in look)

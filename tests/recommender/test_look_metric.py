@@ -172,3 +172,23 @@ def test_the_scene_bonus_prefers_the_same_shoot():
     next_week = scene_bonus(query, (taken + timedelta(days=7), "Fujifilm X-T4", ""))
     unknown = scene_bonus(query, (None, "", ""))
     assert same_hour > next_week > unknown == 0.0
+
+
+def test_scene_reasons_name_what_matched():
+    from datetime import datetime, timedelta
+
+    from recommender.modes import scene_reasons
+
+    taken = datetime(2024, 5, 1, 12, 0)
+    query = (taken, "Fujifilm X-T4", "XF23mm")
+    assert scene_reasons(query, (taken + timedelta(hours=3), "Fujifilm X-T4", "XF23mm")) == [
+        "similar subject",
+        "taken the same day",
+        "same camera",
+        "same lens",
+    ]
+    assert scene_reasons(query, (taken + timedelta(days=3), "", "")) == [
+        "similar subject",
+        "taken the same week",
+    ]
+    assert scene_reasons(None, (taken, "x", "y")) == ["similar subject"]
