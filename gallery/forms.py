@@ -12,6 +12,7 @@ from photos.imaging import FORMAT_NAMES, ImageRejected
 from photos.models import Photo
 from photos.uploads import open_query_image
 from recommender.modes import Mode, parse_mode
+from recommender.selectors import mode_settings
 
 
 class FindSimilarForm(forms.Form):
@@ -50,6 +51,11 @@ class FindSimilarForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.query_image: Image.Image | None = None
+        # Only the modes the photographer offers (a turned-off one posted anyway is refused,
+        # with the choices that remain).
+        offered = mode_settings().offered
+        mode = self.fields["mode"]
+        mode.choices = [(value, label) for value, label in mode.choices if value in offered]
         # Megabytes as the ingest messages count them (10^6 bytes), so the two always agree.
         limit_mb = settings.STYLEFINDER_MAX_UPLOAD_BYTES / 1e6
         self.fields["image"].help_text = f"{FORMAT_NAMES}, up to {limit_mb:.0f} MB."

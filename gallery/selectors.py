@@ -21,7 +21,7 @@ from photos.models import Photo
 from recommender import albums
 from recommender.models import Album, Cluster
 from recommender.modes import Mode
-from recommender.selectors import Recommendation, active_run
+from recommender.selectors import Recommendation, active_run, mode_settings
 from recommender.selectors import similar_to_image as recommender_similar_to_image
 from recommender.selectors import similar_to_photo as recommender_similar_to_photo
 
@@ -145,7 +145,10 @@ SAME_SCENE_MIN_NEW = 2  # a "Same scene" strip must add at least this many photo
 def same_scene(photo: Photo, shown: set[int]) -> list[Recommendation]:
     """The "Same scene" strip under the photo: photos of the same subject and shoot
     (`Mode.SCENE`) that the similar-style strip does not show already; empty when it would add
-    fewer than `SAME_SCENE_MIN_NEW` (or the site cannot see scenes: no CNN)."""
+    fewer than `SAME_SCENE_MIN_NEW`, when the photographer turned the strip off, or when the
+    site cannot see scenes (no CNN)."""
+    if not mode_settings().same_scene_strip:
+        return []
     seen = set(shown) | {photo.pk}
     wanted = SAME_SCENE_ON_PHOTO_PAGE + len(seen)
     results = [

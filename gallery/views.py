@@ -35,7 +35,7 @@ from photos.models import Photo
 from photos.renditions import SPECS, Picture, picture
 from recommender.albums import AlbumCard, name_parts
 from recommender.modes import Mode
-from recommender.selectors import Recommendation
+from recommender.selectors import Recommendation, served_mode
 from recommender.services import request_recluster_if_stale
 
 from . import selectors
@@ -359,7 +359,8 @@ def find_similar(request: HttpRequest) -> HttpResponse:
         form = FindSimilarForm(request.POST, request.FILES)
         if form.is_valid():
             image = form.query_image
-            mode = form.cleaned_data["mode"]
+            asked = form.cleaned_data["mode"]
+            mode = served_mode(asked)
             try:
                 results = similar_items(
                     selectors.similar_to_upload(image, assignment.strategy, mode)
@@ -378,6 +379,8 @@ def find_similar(request: HttpRequest) -> HttpResponse:
                 context["upload_name"] = form.cleaned_data["image"].name or ""
                 context["results"] = results
                 context["mode"] = mode
+                if mode != asked:  # offered, but this run cannot answer it (no CNN: no scenes)
+                    context["mode_fallback"] = "scenes" if asked == Mode.SCENE else "looks"
                 # Only the default list is the experiment's: another mode logs no impression.
                 if mode == Mode.DEFAULT:
                     context["impression_token"] = _impression(

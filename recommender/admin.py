@@ -46,6 +46,8 @@ RECLUSTER_FIELDS = (
     "k_min",
     "k_max",
 )
+#: take effect at the next request, without a re-cluster
+MODE_FIELDS = ("look_mode", "scene_mode", "same_scene_strip")
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -79,7 +81,7 @@ def _sheet_items(photos: list[tuple[Photo, float | None]]) -> list[dict]:
 class RecommenderSettingsForm(forms.ModelForm):
     class Meta:
         model = RecommenderSettings
-        fields = list(RECLUSTER_FIELDS)
+        fields = [*RECLUSTER_FIELDS, *MODE_FIELDS]
         help_texts = {
             "cluster_count": "Number of albums (at least 2); empty = automatic: the k with the "
             "best silhouette between k min and k max.",
@@ -141,6 +143,16 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
                     "content_weight",
                     "neighbours_per_photo",
                 ]
+            },
+        ),
+        (
+            "What similar means (modes)",
+            {
+                "fields": list(MODE_FIELDS),
+                "description": "The default list (look first, subject second, as weighted above) "
+                "is always offered and is the one the A/B experiments measure. The look and scene "
+                "modes answer ?mode=look and ?mode=scene on the API and the widget (data-mode) "
+                "and are choices on /similar/. Changes apply at once, without a re-cluster.",
             },
         ),
         ("CNN features", {"fields": ["cnn_enabled", "cnn_pca_components"]}),

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from django.core.cache import cache
 from django.db import models
 
 from photos.models import Photo
+
+from .modes import Mode, ModeSettings
+
+#: the cache key of `ModeSettings` (read on every similar list; dropped when the row is saved)
+MODE_SETTINGS_CACHE_KEY = "recommender.mode_settings"
 
 
 class FeatureVector(models.Model):
@@ -92,6 +98,26 @@ class RecommenderSettings(models.Model):
     )
     k_min = models.PositiveSmallIntegerField(default=2, help_text="Automatic k: smallest k tried.")
     k_max = models.PositiveSmallIntegerField(default=20, help_text="Automatic k: largest k tried.")
+    look_mode = models.BooleanField(
+        default=True,
+        verbose_name="offer the look mode",
+        help_text="Let visitors and other sites ask for the same look, whatever the subject "
+        "(?mode=look on the API and the widget, a choice on /similar/). Off: such a request is "
+        "answered with the default list, and the answer's mode says so.",
+    )
+    scene_mode = models.BooleanField(
+        default=True,
+        verbose_name="offer the scene mode",
+        help_text="Let visitors and other sites ask for the same subject and shoot (?mode=scene: "
+        "CNN content, then EXIF capture time, camera and lens). Needs the CNN's content "
+        "embedding; off, or without it, the default list answers.",
+    )
+    same_scene_strip = models.BooleanField(
+        default=True,
+        verbose_name="show a 'Same scene' strip",
+        help_text="On photo pages, below the similar-style strip, where the scene mode finds at "
+        "least two photos the strip above does not show. Needs the scene mode.",
+    )
     index_dirty_since = models.DateTimeField(
         null=True,
         blank=True,
@@ -106,10 +132,24 @@ class RecommenderSettings(models.Model):
     def __str__(self) -> str:
         return "Recommender settings"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        cache.delete(MODE_SETTINGS_CACHE_KEY)
+
     @classmethod
     def load(cls) -> RecommenderSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+    def mode_settings(self) -> ModeSettings:
+        offered = {Mode.DEFAULT}
+        if self.look_mode:
+            offered.add(Mode.LOOK)
+        if self.scene_mode:
+            offered.add(Mode.SCENE)
+        return ModeSettings(
+            offered=frozenset(offered), same_scene_strip=self.scene_mode and self.same_scene_strip
+        )
 
     def space_settings(self):
         from .blocks import SpaceSettings

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from .blocks import LOOK_BLOCK, STYLE_FAMILY_WEIGHTS
@@ -29,6 +30,15 @@ class Mode(enum.StrEnum):
 
 
 MODE_CHOICES = [(mode.value, mode.value) for mode in Mode]
+
+
+@dataclass(frozen=True)
+class ModeSettings:
+    """Which modes the photographer offers (`RecommenderSettings`); the default always."""
+
+    offered: frozenset[Mode] = frozenset(Mode)
+    same_scene_strip: bool = True
+
 
 #: blocks and weights of each non-default mode, first choice first
 MODE_WEIGHTS: dict[Mode, list[dict[str, float]]] = {

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from PIL import Image
 
@@ -17,8 +18,21 @@ from photos.storage import describe as describe_storage_error
 from .blocks import embed
 from .explain import reasons
 from .extraction import configured_extractors, extract_image_features
-from .models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
-from .modes import SCENE_CANDIDATES, Mode, mode_space, scene_bonus, scene_reasons
+from .models import (
+    MODE_SETTINGS_CACHE_KEY,
+    ClusterRun,
+    FeatureVector,
+    Neighbour,
+    RecommenderSettings,
+)
+from .modes import (
+    SCENE_CANDIDATES,
+    Mode,
+    ModeSettings,
+    mode_space,
+    scene_bonus,
+    scene_reasons,
+)
 from .space import StyleSpace
 
 logger = logging.getLogger(__name__)
@@ -191,11 +205,20 @@ def _search(
     return out
 
 
+def mode_settings() -> ModeSettings:
+    """The modes the photographer offers: one cache read (the row when the cache has lost it;
+    saving the settings drops the cached copy)."""
+    return cache.get_or_set(
+        MODE_SETTINGS_CACHE_KEY, lambda: RecommenderSettings.load().mode_settings(), timeout=None
+    )
+
+
 def served_mode(mode: Mode) -> Mode:
-    """The mode a list asked for in `mode` is served in: itself when the active run has its
-    blocks, else the default list (a scene needs the CNN's content embedding)."""
-    if mode == Mode.DEFAULT:
-        return mode
+    """The mode a list asked for in `mode` is served in: itself when the photographer offers it
+    and the active run has its blocks, else the default list (a scene needs the CNN's content
+    embedding)."""
+    if mode == Mode.DEFAULT or mode not in mode_settings().offered:
+        return Mode.DEFAULT
     run = active_run()
     space = space_cache.get(run) if run else None
     return mode if space is not None and mode_space(space, mode) is not None else Mode.DEFAULT

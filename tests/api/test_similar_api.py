@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from photos.models import Photo
+from recommender.models import RecommenderSettings
 from tests.helpers.images import image_bytes, jpeg_file, styled
 
 
@@ -174,6 +175,19 @@ def test_scene_mode_without_the_cnn_says_it_served_the_default(client, gallery):
     body = client.get(f"/api/photos/{gallery['warm'][0].pk}/similar/?mode=scene").json()
     assert body["mode"] == "default"  # no content embedding here: no scene to compare
     assert body["results"]
+
+
+def test_a_mode_the_photographer_turned_off_is_served_as_the_default(client, gallery):
+    photo = gallery["noir"][0]
+    knobs = RecommenderSettings.load()
+    knobs.look_mode = False
+    knobs.save()
+    body = client.get(f"/api/photos/{photo.pk}/similar/?k=4&mode=look").json()
+    assert body["mode"] == "default" and body["variant"] == "style_knn"
+    knobs.look_mode = True
+    knobs.save()
+    body = client.get(f"/api/photos/{photo.pk}/similar/?k=4&mode=look").json()
+    assert body["mode"] == "look" and body["variant"] is None
 
 
 def test_an_unknown_mode_is_a_clear_400(client, gallery):

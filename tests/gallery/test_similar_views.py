@@ -20,7 +20,7 @@ from PIL import Image
 from gallery import views
 from photos.models import Photo
 from photos.services import set_published
-from recommender.models import FeatureVector
+from recommender.models import FeatureVector, RecommenderSettings
 from recommender.services import recluster
 from tests.helpers.html import assert_self_contained, section, tags
 from tests.helpers.images import jpeg_bytes, named, styled
@@ -467,6 +467,51 @@ def test_an_unknown_mode_is_explained(client, gallery, media_root):
     response = client.post(FIND_SIMILAR, {"image": upload, "mode": "colour"})
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_form_offers_only_the_modes_the_photographer_offers(client, gallery, media_root):
+    def offered() -> list[str]:
+        page = client.get(FIND_SIMILAR).content.decode()
+        return [t["value"] for t in tags(page, "input") if t.get("name") == "mode"]
+
+    assert offered() == ["default", "look", "scene"]
+    knobs = RecommenderSettings.load()
+    knobs.scene_mode = False
+    knobs.save()
+    assert offered() == ["default", "look"]
+    upload = named(jpeg_bytes(styled(80, "warm")), "mine.jpg")
+    response = client.post(FIND_SIMILAR, {"image": upload, "mode": "scene"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    knobs.look_mode = False
+    knobs.save()
+    assert offered() == []  # the default alone: no choice to make
+    assert "upload__modes" not in client.get(FIND_SIMILAR).content.decode()
+
+
+def test_a_scene_the_site_cannot_see_is_answered_with_similar_style(client, gallery, media_root):
+    recluster()  # style features only: no content embedding, no scenes
+    upload = named(jpeg_bytes(styled(81, "warm")), "mine.jpg")
+    response = client.post(FIND_SIMILAR, {"image": upload, "mode": "scene"})
+    assert response.status_code == 200
+    html = results_section(response)
+    assert "Photos in a similar style" in html and "Photos of the same scene" not in html
+    assert "cannot compare scenes yet" in html
+    assert recommended_ids(html)
+
+
+def test_the_same_scene_strip_can_be_turned_off(gallery, monkeypatch):
+    from gallery import selectors
+    from recommender.selectors import Recommendation
+
+    photo, others = gallery["noir"][0], [*gallery["noir"][1:], *gallery["warm"]]
+    found = [Recommendation(p, 0.9 - i / 100, i + 1) for i, p in enumerate(others)]
+    monkeypatch.setattr(selectors, "recommender_similar_to_photo", lambda *a: found)
+    assert selectors.same_scene(photo, set())
+    knobs = RecommenderSettings.load()
+    knobs.same_scene_strip = False
+    knobs.save()
+    assert selectors.same_scene(photo, set()) == []
 
 
 def test_the_same_scene_strip_shows_only_photos_the_strip_above_does_not(gallery, monkeypatch):

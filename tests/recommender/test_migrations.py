@@ -35,7 +35,8 @@ def _row_before(**weights) -> None:
 
 
 def _after() -> RecommenderSettings:
-    _migrate([("recommender", "0006_look_metric")])
+    """The row after 0006 and every later migration (read through today's model)."""
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     return RecommenderSettings.objects.get(pk=1)
 
 

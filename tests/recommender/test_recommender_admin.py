@@ -38,6 +38,9 @@ def settings_data(**overrides) -> dict:
         "cluster_count": "",
         "k_min": "2",
         "k_max": "20",
+        "look_mode": "on",
+        "scene_mode": "on",
+        "same_scene_strip": "on",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -109,7 +112,8 @@ def test_settings_page_shows_all_sections_and_the_active_run(admin_client, photo
     page = admin_client.get(reverse(SETTINGS_URL, args=[1]))
     assert page.status_code == 200
     text = page.content.decode()
-    for heading in ("Similarity", "CNN features", "Albums (clustering)", "Status"):
+    headings = ("Similarity", "What similar means (modes)", "CNN features", "Albums (clustering)")
+    for heading in (*headings, "Status"):
         assert f">{heading}<" in text
     assert "empty = automatic" in text
     assert 'name="k_min"' in text and 'name="k_max"' in text and 'name="algorithm"' in text
@@ -148,6 +152,26 @@ def test_saving_changed_settings_requests_a_recluster(admin_client, db, monkeypa
     admin_client.post(url, {**data, "cluster_count": ""})
     assert RecommenderSettings.load().cluster_count is None
     assert calls == [1, 1]
+
+
+def test_modes_are_switched_off_at_once_without_a_recluster(admin_client, db, monkeypatch):
+    from recommender.modes import Mode
+    from recommender.selectors import mode_settings
+
+    calls = []
+    monkeypatch.setattr(services, "request_recluster", lambda: calls.append(1))
+    url = reverse(SETTINGS_URL, args=[1])
+    assert mode_settings().offered == frozenset(Mode)  # cached now
+    response = admin_client.post(url, settings_data(scene_mode=None), follow=True)
+    assert response.status_code == 200
+    assert not RecommenderSettings.load().scene_mode
+    assert calls == []  # a mode is a view of the run: nothing to rebuild
+    modes = mode_settings()  # the saved row replaced the cached copy
+    assert modes.offered == {Mode.DEFAULT, Mode.LOOK}
+    assert not modes.same_scene_strip  # no scene mode, no scene strip
+    admin_client.post(url, settings_data(look_mode=None, same_scene_strip=None))
+    assert mode_settings().offered == {Mode.DEFAULT, Mode.SCENE}
+    assert not mode_settings().same_scene_strip
 
 
 def test_a_failing_recluster_request_does_not_lose_the_settings(admin_client, db, monkeypatch):
