@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
@@ -50,6 +51,14 @@ class Conflict(exceptions.APIException):
     def __init__(self, detail=None, code=None, **extra):
         super().__init__(detail, code)
         self.extra = extra
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """413: the body is larger than the server reads (Django's DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -118,6 +127,20 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RequestDataTooBig):  # Django refuses to read the body: the client's fault
+        limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        exc = PayloadTooLarge(
+            f"The request body is too large: form fields and JSON may hold at most {limit_kb} KB "
+            "(files are limited separately)."
+        )
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        what = "fields" if isinstance(exc, TooManyFieldsSent) else "files"
+        limit = (
+            settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            if what == "fields"
+            else settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        )
+        exc = exceptions.ParseError(f"The request has too many {what} (at most {limit}).")
 
     if isinstance(exc, exceptions.APIException):
         headers = {}

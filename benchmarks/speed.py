@@ -51,7 +51,7 @@ FALLBACK_CNN_DIM = 1280 + 2 * (32 + 24)
 # extractor's layout when it is available).
 CNN_PARTS = {"embedding": [0, 1280], "style_stats": [1280, FALLBACK_CNN_DIM]}
 # Upload limits do not change the timing; the site's defaults (config/settings.py).
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_UPLOAD_BYTES = 50_000_000
 MAX_PIXELS = 100_000_000
 
 TARGET_STYLE_PER_CORE = 50.0  # photos/s

@@ -240,7 +240,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("STYLEFINDER_MAX_FILES_PER_UPLOAD", 500)
 
 # --- Photo ingest limits ----------------------------------------------------------------------
-STYLEFINDER_MAX_UPLOAD_BYTES = env_int("STYLEFINDER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# In megabytes of 10^6 bytes, the unit every message and the README use ("50 MB").
+STYLEFINDER_MAX_UPLOAD_BYTES = env_int("STYLEFINDER_MAX_UPLOAD_BYTES", 50_000_000)
 STYLEFINDER_MAX_PIXELS = env_int("STYLEFINDER_MAX_PIXELS", 100_000_000)
 # A visitor's "find photos like this" upload is analysed, never kept: it gets a lower ceiling.
 STYLEFINDER_MAX_QUERY_PIXELS = env_int("STYLEFINDER_MAX_QUERY_PIXELS", 40_000_000)

@@ -78,6 +78,11 @@ def sha256_of(stream: IO[bytes], chunk_size: int = 1024 * 1024) -> tuple[str, in
     return digest.hexdigest(), size
 
 
+def _size(n_bytes: int) -> str:
+    """Bytes in the README's units: MB of 10^6 bytes (KB below one MB)."""
+    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 1_000_000 else f"{n_bytes / 1e3:.0f} KB"
+
+
 def _open_checked(stream: IO[bytes], max_pixels: int) -> Image.Image:
     """Open (header only) and refuse unknown formats and decompression bombs before decoding."""
     stream.seek(0)
@@ -88,8 +93,10 @@ def _open_checked(stream: IO[bytes], max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream, formats=_OPENERS)
     except Image.DecompressionBombError as exc:
+        # Pillow's own message quotes its internal threshold (twice ours): name our limit.
         raise ImageRejected(
-            f"The image is too large to process safely (a 'decompression bomb'): {exc}"
+            "The image is too large to process safely (a 'decompression bomb'); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels."
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected(f"This file is not a {FORMAT_NAMES} image.") from exc
@@ -119,9 +126,7 @@ def inspect_image(stream: IO[bytes], *, max_bytes: int, max_pixels: int) -> Imag
     if size == 0:
         raise ImageRejected("The file is empty.")
     if size > max_bytes:
-        raise ImageRejected(
-            f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
-        )
+        raise ImageRejected(f"The file is {size / 1e6:.1f} MB; the limit is {_size(max_bytes)}.")
 
     image = _open_checked(stream, max_pixels)
     image_format = image.format or ""
@@ -233,9 +238,7 @@ def open_query_image(
     if size == 0:
         raise ImageRejected("The file is empty.")
     if size > max_bytes:
-        raise ImageRejected(
-            f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
-        )
+        raise ImageRejected(f"The file is {size / 1e6:.1f} MB; the limit is {_size(max_bytes)}.")
     image = _open_checked(stream, max_pixels)
     exif = read_exif(image)
     try:

@@ -168,3 +168,38 @@ def test_validation_error_raised_anywhere_has_the_shape():
         "code": "invalid",
         "errors": {"non_field_errors": ["Nope."]},
     }
+
+
+BROWSER = {"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0"}
+BODY_ENDPOINTS = ["/api/events/", "/api/widget/", "/api/similar/"]
+FORM_ENDPOINTS = ["/api/widget/", "/api/similar/"]  # /api/events/ reads JSON only (415 for forms)
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+def test_a_body_over_django_s_limit_is_413_not_500(client, db, settings, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = b'{"type": "dwell", "path": "' + b"x" * 4096 + b'"}'
+    response = client.post(path, body, content_type="application/json", **BROWSER)
+    if response.status_code == 415:  # an upload endpoint: the same body as a form field
+        response = client.post(path, {"k": "3", "note": "x" * 4096}, **BROWSER)
+    body = assert_error(response, 413, "payload_too_large")
+    assert "at most 1 KB" in body["detail"]
+
+
+@pytest.mark.parametrize("path", FORM_ENDPOINTS)
+def test_too_many_fields_is_400_not_500(client, db, settings, path):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    response = client.post(path, {f"field{i}": "1" for i in range(20)}, **BROWSER)
+    body = assert_error(response, 400, "parse_error")
+    assert body["detail"] == "The request has too many fields (at most 5)."
+
+
+@pytest.mark.parametrize("path", FORM_ENDPOINTS)
+def test_too_many_files_is_400_not_500(client, db, settings, path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    files = [SimpleUploadedFile(f"p{i}.jpg", b"\xff\xd8\xff", "image/jpeg") for i in range(5)]
+    response = client.post(path, {"image": files}, **BROWSER)
+    body = assert_error(response, 400, "parse_error")
+    assert body["detail"] == "The request has too many files (at most 2)."

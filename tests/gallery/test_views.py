@@ -360,6 +360,16 @@ def test_missing_photo_is_404(client):
     assert client.get(reverse("gallery:photo", args=[424242])).status_code == 404
 
 
+@pytest.mark.parametrize("kind", ["photos", "albums"])
+@pytest.mark.parametrize("number", ["9999999999999999999999999", "9223372036854775808", "9" * 5000])
+def test_ids_no_database_can_hold_are_404_not_500(client, kind, number):
+    """An id past the database's integer range used to overflow inside the query (500)."""
+    response = client.get(f"/{kind}/{number}/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert client.get(f"/{kind}/999999999999999999/").status_code == 404  # the largest allowed
+
+
 def test_photo_page_query_count(client, make_photo, django_assert_max_num_queries):
     from recommender.services import recluster
 

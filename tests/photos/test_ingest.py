@@ -222,7 +222,7 @@ REFUSALS = [
     ),
     ("gif.jpg", image_bytes("GIF", size=(20, 20)), "not a JPEG"),
     ("truncated.jpg", _truncated_jpeg(), "truncated"),
-    ("bomb.png", _png_header_only(60_000, 60_000), "decompression bomb"),
+    ("bomb.png", _png_header_only(60_000, 60_000), "decompression bomb'); the limit is 100 mega"),
     ("big.png", _png_header_only(12_000, 12_000), "megapixels"),
 ]
 
@@ -237,6 +237,31 @@ def test_bad_files_are_refused_with_a_clear_message(media_root, name, data, mess
     assert str(excinfo.value).startswith(name)
     assert Photo.objects.count() == 0
     assert stored_files(media_root) == []
+
+
+@pytest.mark.django_db
+def test_limits_are_quoted_as_configured(settings, media_root):
+    """The messages name the site's limits in the README's units (50 MB, not 52), never
+    Pillow's internal threshold."""
+    from photos.imaging import ImageRejected, inspect_image
+
+    with pytest.raises(ImageRejected) as big:
+        inspect_image(
+            io.BytesIO(b"\0" * 50_000_001),
+            max_bytes=settings.STYLEFINDER_MAX_UPLOAD_BYTES,
+            max_pixels=settings.STYLEFINDER_MAX_PIXELS,
+        )
+    assert str(big.value) == "The file is 50.0 MB; the limit is 50 MB."
+    settings.STYLEFINDER_MAX_UPLOAD_BYTES = 1_000
+    with pytest.raises(PhotoRejected, match="the limit is 1 KB"):
+        ingest_photo(image_file("large.png", fmt="PNG", size=(200, 200)))
+    settings.STYLEFINDER_MAX_UPLOAD_BYTES = 50_000_000
+    settings.STYLEFINDER_MAX_PIXELS = 20_000_000
+    with pytest.raises(PhotoRejected) as bomb:
+        ingest_photo(named(_png_header_only(60_000, 60_000), "bomb.png"))
+    assert "decompression bomb'); the limit is 20 megapixels." in str(bomb.value)
+    assert "DOS attack" not in str(bomb.value)
+    assert Photo.objects.count() == 0
 
 
 @pytest.mark.django_db
