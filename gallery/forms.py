@@ -3,6 +3,8 @@ and the embeddable widget's snippet generator."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.conf import settings
 from django.core.validators import URLValidator
@@ -129,8 +131,13 @@ class WidgetSnippetForm(forms.Form):
         help_text="Empty: no heading.",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, site_origin: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # A full link may only point at this gallery or a site allowed to embed the widget: the
+        # page's live example is on this gallery's domain, and must not send visitors anywhere
+        # a crafted /widget/?link=... chooses.
+        origins = [site_origin, *settings.STYLEFINDER_WIDGET_ORIGINS]
+        self.link_origins = [o.lower().rstrip("/") for o in origins if o]
         self._public = Photo.objects.public().order_by("-created_at", "-id")
         newest = list(self._public.only("id", "title", "original_filename")[:WIDGET_PHOTO_CHOICES])
         chosen = self.data.get("photo") if self.is_bound else None
@@ -170,4 +177,12 @@ class WidgetSnippetForm(forms.Form):
                 raise forms.ValidationError(
                     "Give a full http(s) address, or a path starting with /.", code="bad_url"
                 ) from exc
+            parts = urlsplit(example)
+            if f"{parts.scheme}://{parts.netloc}".lower() not in self.link_origins:
+                allowed = ", ".join(self.link_origins) or "none"
+                raise forms.ValidationError(
+                    f"Links may go to this gallery or to a site allowed to embed the widget "
+                    f"(STYLEFINDER_WIDGET_ORIGINS: {allowed}); add your site there first.",
+                    code="foreign_origin",
+                )
         return link

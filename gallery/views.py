@@ -506,7 +506,8 @@ def widget_page(request: HttpRequest) -> HttpResponse:
         data.setdefault("count", str(WIDGET_DEFAULT_COUNT))
         if "title" not in request.GET:  # from "Embed this": the default heading
             data["title"] = WIDGET_DEFAULT_TITLE
-    form = WidgetSnippetForm(data)
+    site_origin = _origin(request.build_absolute_uri("/"))
+    form = WidgetSnippetForm(data, site_origin=site_origin)
     status = 200
     chosen = None
     if form.is_bound:
@@ -518,7 +519,6 @@ def widget_page(request: HttpRequest) -> HttpResponse:
     newest = selectors.public_photos().first()
     example = chosen or (WidgetOptions(newest) if newest is not None else None)
     script_url = request.build_absolute_uri(static(WIDGET_SCRIPT))
-    site_origin = _origin(request.build_absolute_uri("/"))
     context = {
         "form": form,
         "chosen": chosen,

@@ -61,7 +61,8 @@ def test_the_page_documents_the_widget(client, photos):
         assert f'<option value="{photo.pk}"' in page
 
 
-def test_generator_makes_the_snippet_for_a_chosen_photo(client, photos):
+def test_generator_makes_the_snippet_for_a_chosen_photo(client, photos, settings):
+    settings.STYLEFINDER_WIDGET_ORIGINS = ["https://my-site.example"]
     photo = photos[0]
     response = client.get(
         PAGE,
@@ -139,6 +140,18 @@ def test_bad_link_patterns_are_explained(client, photos, link, message):
     response = client.get(PAGE, {"photo": photos[0].pk, "link": link})
     assert response.status_code == 400
     assert message in text(response)
+
+
+def test_links_to_sites_not_allowed_to_embed_are_refused(client, photos, settings):
+    """A crafted /widget/?link=... must not make the gallery's own live example link elsewhere."""
+    settings.STYLEFINDER_WIDGET_ORIGINS = ["https://my-site.example"]
+    response = client.get(PAGE, {"photo": photos[0].pk, "link": "https://other.example/{id}"})
+    assert response.status_code == 400
+    page = text(response)
+    assert "STYLEFINDER_WIDGET_ORIGINS: http://testserver, https://my-site.example" in page
+    assert 'data-link="https://other.example' not in response.content.decode()
+    allowed = client.get(PAGE, {"photo": photos[0].pk, "link": "https://MY-site.example/p/{id}"})
+    assert allowed.status_code == 200
 
 
 def test_a_relative_link_pattern_and_no_heading(client, photos):
