@@ -26,18 +26,17 @@ from experiments.events import (
     record_impression,
     record_page_time,
 )
-from experiments.visitors import VISITOR_COOKIE, valid_id
 
 from .schema import AutoSchema
 
 HEX_ID = r"^[0-9a-f]{32}$"
 
 
-class VisitorRateThrottle(SimpleRateThrottle):
-    """Per visitor cookie, per address without one: a page sends a handful of events.
+class EventsRateThrottle(SimpleRateThrottle):
+    """Per client address (`config.throttling`): a page sends a handful of events.
 
-    A request without the cookie (the widget on another site, or a client that drops cookies)
-    counts against its address: a made-up id per request must not mean no limit at all.
+    Not per visitor cookie: the client chooses its cookies, and a fresh id per request would mean
+    no limit at all. The default allows a few dozen visitors behind one address (an office).
     """
 
     scope = "events"
@@ -46,9 +45,7 @@ class VisitorRateThrottle(SimpleRateThrottle):
         return settings.STYLEFINDER_EVENTS_RATE
 
     def get_cache_key(self, request, view) -> str:
-        cookie = request.COOKIES.get(VISITOR_COOKIE)
-        ident = cookie if valid_id(cookie) else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class PlainTextJSONParser(JSONParser):
@@ -95,7 +92,7 @@ class EventsView(APIView):
 
     authentication_classes: list = []  # cookies identify visitors; no session, no CSRF
     permission_classes: list = []
-    throttle_classes = [VisitorRateThrottle]
+    throttle_classes = [EventsRateThrottle]
     parser_classes = [JSONParser, PlainTextJSONParser, FormParser]
     schema = AutoSchema()  # documents the API's error responses (400, 415, 429)
 

@@ -10,6 +10,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttling import SimilarUploadThrottle
 from experiments.assignment import assignment_for
 from experiments.strategies import recommend_for_image
 from photos.imaging import ImageRejected, exif_facts
@@ -21,7 +22,7 @@ from recommender.services import request_recluster_if_stale
 from .base import ApiViewMixin
 from .filters import plain
 from .serializers import SimilarResponseSerializer, SimilarUploadSerializer
-from .throttling import DEFAULT_THROTTLES, SimilarUploadThrottle
+from .throttling import DEFAULT_THROTTLES
 
 
 def similar_response(request, photo_id, variant, results, mode=Mode.DEFAULT) -> Response:

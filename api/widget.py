@@ -29,6 +29,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttling import SimilarUploadThrottle
 from experiments.assignment import Assignment, assign
 from experiments.models import Strategy
 from experiments.strategies import recommend_for_image, recommend_for_photo
@@ -46,7 +47,7 @@ from .errors import ErrorSerializer
 from .filters import plain
 from .schema import AutoSchema
 from .serializers import ModeField
-from .throttling import AnonRateThrottle, SimilarUploadThrottle
+from .throttling import AnonRateThrottle
 
 SOURCE = "widget"
 DEFAULT_COUNT = 6

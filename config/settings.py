@@ -257,7 +257,7 @@ STYLEFINDER_EXTRACTORS = env_list("STYLEFINDER_EXTRACTORS", ["style", "cnn"])
 STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
 STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
 # Analytics events accepted per visitor (DRF rate syntax).
-STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "120/min")
+STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "300/min")
 # The CNN extractor (recommender/features/cnn.py): a local model/weights file, or a Keras
 # application whose ImageNet weights Keras downloads (fails fast without a network).
 STYLEFINDER_CNN_WEIGHTS = env_str("STYLEFINDER_CNN_WEIGHTS")
@@ -280,7 +280,8 @@ USE_I18N = True
 USE_TZ = True
 
 # --- REST framework ---------------------------------------------------------------------------
-NUM_PROXIES = env_int("STYLEFINDER_NUM_PROXIES", 0) if env_str("STYLEFINDER_NUM_PROXIES") else None
+# Proxies in front of the site (0: none, the client connects directly): config/throttling.py.
+NUM_PROXIES = env_int("STYLEFINDER_NUM_PROXIES", 0)
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PhotoPagination",
     "PAGE_SIZE": 50,
@@ -293,8 +294,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     # drf-spectacular's, plus the API's error responses on every operation.
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
-    # Proxies in front of the site: rate limits then key on the client's own address from
-    # X-Forwarded-For instead of the whole header. Empty = not set (DRF's default).
+    # Rate limits key on the connecting address, or with proxies on the address the nearest
+    # one saw in X-Forwarded-For; never on the whole header, which the client writes.
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods, require_safe
 from PIL import Image
 
+from config.throttling import SimilarUploadThrottle
 from experiments.assignment import Assignment, assignment_for
 from experiments.models import Strategy
 from experiments.tokens import impression_token
@@ -355,6 +356,18 @@ def find_similar(request: HttpRequest) -> HttpResponse:
         "max_upload_bytes": int(settings.STYLEFINDER_MAX_UPLOAD_BYTES),
     }
     status = 200
+    throttle = SimilarUploadThrottle()
+    if request.method == "POST" and not throttle.allow_request(request, None):
+        # The API's allowance for image uploads, shared: checked before the body is read.
+        wait = max(1, math.ceil(throttle.wait() or 1))
+        context["throttled"] = (
+            "You have compared many photos in a short time. "
+            f"Please try again in {wait} second{'s' if wait != 1 else ''}."
+        )
+        context["form"] = FindSimilarForm()
+        response = render(request, "gallery/find_similar.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if request.method == "POST":
         form = FindSimilarForm(request.POST, request.FILES)
         if form.is_valid():

@@ -43,6 +43,30 @@ def test_anonymous_similar_uploads_are_limited_per_address(client, db, rates):
     assert client.get("/api/photos/").status_code == 200
 
 
+def test_a_forged_x_forwarded_for_does_not_buy_a_new_allowance(client, db, rates):
+    """Without proxies configured the limit keys on the connecting address: a client that sends
+    a different X-Forwarded-For with every request is still one client."""
+    rates(similar_upload="3/min")
+    codes = [upload(client, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code for i in range(6)]
+    assert codes == [200, 200, 200, 429, 429, 429]
+
+
+def test_behind_proxies_the_limit_keys_on_what_the_nearest_proxy_saw(client, db, rates, settings):
+    rates(similar_upload="1/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # The proxy appends the address it saw; whatever the client put before it is ignored.
+    first = upload(client, HTTP_X_FORWARDED_FOR="1.1.1.1, 198.51.100.7")
+    forged = upload(client, HTTP_X_FORWARDED_FOR="2.2.2.2, 198.51.100.7")
+    other = upload(client, HTTP_X_FORWARDED_FOR="1.1.1.1, 198.51.100.8")
+    assert [first.status_code, forged.status_code, other.status_code] == [200, 429, 200]
+
+
+def test_the_default_is_no_proxy():
+    from django.conf import settings
+
+    assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
+
+
 def test_signed_in_non_staff_are_limited_per_account(member_api, rates):
     rates(similar_upload="1/min")
     assert upload(member_api).status_code == 200

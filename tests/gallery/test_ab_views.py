@@ -461,16 +461,29 @@ def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
     assert PageTime.objects.get(page_view=view).seconds == 12.25
 
 
-def test_events_are_rate_limited_per_visitor(library, settings):
+def test_events_are_rate_limited_per_address_whatever_the_cookie(library, settings):
     settings.STYLEFINDER_EVENTS_RATE = "3/min"
     client = visitor()
     _, section = visit_photo(client, library[0])
     event = {"type": "impression", "token": section["data-impression"]}
-    assert [post_event(client, **event).status_code for _ in range(4)] == [204, 204, 204, 429]
-    # Another visitor has a budget of their own.
-    other = visitor()
-    _, section = visit_photo(other, library[0])
-    assert post_event(other, type="impression", token=section["data-impression"]).status_code == 204
+    assert [post_event(client, **event).status_code for _ in range(3)] == [204, 204, 204]
+    # A fresh visitor cookie (the client chooses its cookies) is no new allowance ...
+    fresh = visitor()
+    _, section = visit_photo(fresh, library[0])
+    token = section["data-impression"]
+    assert post_event(fresh, type="impression", token=token).status_code == 429
+    forged = post_event(
+        fresh, headers={"x-forwarded-for": "192.0.2.9"}, type="impression", token=token
+    )
+    assert forged.status_code == 429  # ... and neither is a forged X-Forwarded-For
+    # Another address has one of its own.
+    elsewhere = fresh.post(
+        EVENTS,
+        {"type": "impression", "token": token},
+        content_type="application/json",
+        REMOTE_ADDR="10.1.2.3",
+    )
+    assert elsewhere.status_code == 204
 
 
 def test_unknown_event_types_are_refused(library):

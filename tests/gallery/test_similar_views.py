@@ -529,3 +529,31 @@ def test_the_same_scene_strip_shows_only_photos_the_strip_above_does_not(gallery
     # Fewer new photos than the minimum: no strip at all.
     shown = {p.pk for p in others[: len(others) - 1]}
     assert selectors.same_scene(photo, shown) == []
+
+
+def test_the_form_shares_the_api_s_upload_limit(client, gallery, media_root, settings):
+    """/similar/ analyses an image like POST /api/similar/: the same allowance, per connecting
+    address, whatever X-Forwarded-For says; refused before the upload is read."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "similar_upload": "2/min",
+        },
+    }
+
+    def send(**extra):
+        upload = named(jpeg_bytes(styled(82, "warm")), "mine.jpg")
+        return client.post(FIND_SIMILAR, {"image": upload}, **extra)
+
+    codes = [send(HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code for i in range(2)]
+    assert codes == [200, 200]
+    refused = send(HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    page = refused.content.decode()
+    assert "You have compared many photos in a short time" in page
+    assert 'name="image"' in page  # the form is still there, to try again later
+    api = client.post("/api/similar/", {"image": named(jpeg_bytes(styled(83, "warm")), "a.jpg")})
+    assert api.status_code == 429  # one allowance for both
+    assert send(REMOTE_ADDR="10.9.8.7").status_code == 200
