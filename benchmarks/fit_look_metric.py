@@ -1,8 +1,9 @@
 """Choose the look metric and the space's weights by cross-validation, report held-out figures,
 and (with ``--write``) fit the shipped metrics on every set.
 
-    python benchmarks/fit_look_metric.py LOOK_SET_DIR [LOOK_SET_DIR ...] [--shoots LABELS_CSV]
-        [--shoot-photos DIR] [--cnn-weights PATH] [--folds 2] [--write] [--json]
+    python benchmarks/fit_look_metric.py LOOK_SET_DIR [LOOK_SET_DIR ...] [--train-only DIR ...]
+        [--shoots LABELS_CSV] [--shoot-photos DIR] [--cnn-weights PATH] [--folds 2] [--write]
+        [--json]
 
 Each LOOK_SET_DIR is a set written by `make_style_set.py` (``labels.csv`` with
 ``filename,group,source``); its folder name is its *look family* (``looks``, ``lut``,
@@ -20,6 +21,9 @@ Held-out protocol (DESIGN.md §4 "Measuring retrieval"):
   F's figure is never the one that chose it. The "held-out" column is that figure; the README
   reports it.
 - Strict metric: the query's own source photo in another look is ranked and counts as a miss.
+- ``--train-only``: sets that are added to every training set and never scored (the random
+  grades of ``--family grades``); their photos are split by the same folds, so a scored photo is
+  never seen in training in those sets either.
 - ``--shoots``: the same-shoot set (`make_shoot_labels.py`), scored with metrics fitted on the
   other fold's photos, per fold, photos of one fold ranked among themselves.
 
@@ -220,6 +224,13 @@ def baseline_score(test: Part, settings: SpaceSettings, folds: int, parts) -> fl
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", type=Path, help="look set folders (name = family)")
+    parser.add_argument(
+        "--train-only",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="sets for training only, never scored",
+    )
     parser.add_argument("--shoots", type=Path, help="same-shoot labels (make_shoot_labels.py)")
     parser.add_argument("--shoot-photos", type=Path, default=Path("../shared/photos/elementary"))
     parser.add_argument("--cnn-weights", help="CNN model file (sets STYLEFINDER_CNN_WEIGHTS)")
@@ -236,6 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     parts = cnn_layout(cnn) if cnn is not None else None
     signature = cnn.signature if cnn is not None else None
     families = [load_part(d.name, d, d / "labels.csv", extractors, parts) for d in args.sets]
+    extra = [load_part(d.name, d, d / "labels.csv", extractors, parts) for d in args.train_only]
+
+    def training(*left_out: int) -> list[Part]:
+        """The scored families but `left_out`, and every training-only set."""
+        return [p for i, p in enumerate(families) if i not in left_out] + extra
+
     shoots = (
         load_part("shoots", args.shoot_photos, args.shoots, extractors, parts)
         if args.shoots
@@ -243,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     pool = candidates(cnn is not None)
     print(
-        f"{len(families)} look families, {len(pool)} candidates, {args.folds} photo folds"
+        f"{len(families)} look families (+{len(extra)} for training only), {len(pool)} "
+        f"candidates, {args.folds} photo folds"
         + (f"; CNN unavailable: {cnn_reason}" if cnn is None else ""),
         file=sys.stderr,
     )
@@ -256,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         for candidate in pool:
             values = []
             for g in rest:
-                train = [families[i] for i in rest if i != g]
+                train = training(outer, g)
                 values.append(
                     held_out_score(train, families[g], candidate, args.folds, signature, parts)
                 )
@@ -269,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     report: dict = {"families": {}, "k": K}
     for outer, test in enumerate(families):
         chosen = inner_choice(outer)
-        train = [p for i, p in enumerate(families) if i != outer]
+        train = training(outer)
         held = held_out_score(train, test, chosen, args.folds, signature, parts)
         current = baseline_score(test, BEFORE, args.folds, parts)
         look_only = held_out_score(
@@ -309,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
             np.mean(
                 [
                     held_out_score(
-                        [p for j, p in enumerate(families) if j != i],
+                        training(i),
                         families[i],
                         candidate,
                         args.folds,
@@ -341,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
                     values.append(score(test, fixed[settings_name], None, parts))
                     continue
                 train = [
-                    p.take(np.flatnonzero(photo_fold(p.photos, args.folds) != f)) for p in families
+                    p.take(np.flatnonzero(photo_fold(p.photos, args.folds) != f))
+                    for p in training()
                 ]
                 metric = fit_metric(train, candidate, signature)
                 values.append(score(test, candidate.settings, metric, parts))
@@ -384,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({time.perf_counter() - began:.0f} s)", file=sys.stderr)
 
     if args.write:
-        write_shipped(families, shipped, signature)
+        write_shipped(training(), shipped, signature)
 
 
 def write_shipped(families: list[Part], chosen: Candidate, signature: str | None) -> None:

@@ -77,7 +77,7 @@ def _project_looks() -> Family:
 
 def _families() -> dict[str, Family]:
     # Imported here, not at the top: the family modules import `Family` and `require` from here.
-    from benchmarks.look_families import augment, instagram, lut, pillow_ops, recipes
+    from benchmarks.look_families import augment, grades, instagram, lut, pillow_ops, recipes
 
     found = [
         _project_looks(),
@@ -86,6 +86,7 @@ def _families() -> dict[str, Family]:
         instagram.FAMILY,
         recipes.FAMILY,
         pillow_ops.FAMILY,
+        grades.FAMILY,
     ]
     return {family.name: family for family in found}
 

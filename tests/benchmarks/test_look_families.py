@@ -26,6 +26,7 @@ from skimage.color import rgb2lab
 
 from benchmarks import make_style_set
 from benchmarks.look_families import FAMILIES, get_family
+from benchmarks.look_families.grades import GRADE_OF, Grade
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = range(4)  # the property must hold over the parameter ranges, not for one draw
@@ -297,12 +298,28 @@ PROMISES: dict[str, dict[str, list[Check]]] = {
 }
 
 
+def grade_promises(grade: Grade) -> list[Check]:
+    """What a random grade's controls promise: less colour when it is monochrome or
+    desaturated, lifted blacks when it is faded."""
+    checks: list[Check] = []
+    if grade.mono or grade.saturation < 0.6:
+        checks.append(is_less_saturated)
+    if grade.black > 0.12:
+        checks.append(is_faded)
+    return checks
+
+
+PROMISES["grades"] = {name: grade_promises(grade) for name, grade in GRADE_OF.items()}
+
+
 def render(family: str, look: str, seed: int, image: Image.Image | None = None) -> Image.Image:
     return FAMILIES[family].looks[look](image or photo(), np.random.default_rng(seed))
 
 
 def test_registry_lists_the_families():
-    assert list(FAMILIES) == ["looks", "lut", "albumentations", "pilgram", "recipes", "pillow"]
+    assert list(FAMILIES) == [
+        "looks", "lut", "albumentations", "pilgram", "recipes", "pillow", "grades"
+    ]  # fmt: skip
     assert set(FAMILIES["looks"].looks) == {
         "black_white", "sepia", "warm", "cool", "high_key", "low_key", "faded", "vivid"
     }  # fmt: skip
@@ -316,6 +333,7 @@ def test_registry_lists_the_families():
     assert list(FAMILIES["pillow"].looks) == [
         "mono", "toned", "washed", "punchy", "dark_moody", "dreamy", "retro_poster", "solar"
     ]  # fmt: skip
+    assert list(FAMILIES["grades"].looks) == [f"g{i:02d}" for i in range(40)]
     assert {family: set(looks) for family, looks in PROMISES.items()} == {
         name: set(family.looks) for name, family in FAMILIES.items()
     }
@@ -323,7 +341,9 @@ def test_registry_lists_the_families():
 
 def test_get_family_names_the_known_ones():
     assert get_family("lut") is FAMILIES["lut"]
-    with pytest.raises(ValueError, match="looks, lut, albumentations, pilgram, recipes, pillow"):
+    with pytest.raises(
+        ValueError, match="looks, lut, albumentations, pilgram, recipes, pillow, grades"
+    ):
         get_family("nope")
 
 
@@ -362,6 +382,22 @@ def test_look_keeps_its_promise(family, look):
         out = render(family, look, seed, original)
         for check in PROMISES[family][look]:
             assert check(original, out), f"{family}/{look} seed {seed}: not {check.__name__}"
+
+
+def test_random_grades_are_many_and_each_a_look():
+    """A grade is fixed (the same on every photo); its jitter moves an image less than another
+    grade does, so the 40 grades are 40 looks, not noise."""
+    grades = list(GRADE_OF.values())
+    assert len(set(grades)) == 40
+    assert 3 <= sum(grade.mono for grade in grades) <= 15
+    original = photo()
+    renders = {name: rgb(render("grades", name, 0, original)) for name in GRADE_OF}
+    for name in GRADE_OF:
+        jitter = np.abs(rgb(render("grades", name, 1, original)) - renders[name]).mean()
+        others = [np.abs(renders[other] - renders[name]).mean() for other in GRADE_OF]
+        assert jitter < np.median([d for d in others if d > 0]), name
+    covered = sum(bool(checks) for checks in PROMISES["grades"].values())
+    assert covered >= 10  # the promises test below checks these grades for what they claim
 
 
 def textured() -> Image.Image:
