@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PORT=8000
 
-# An unprivileged user owns nothing but its home (Keras' ~/.keras) and /app/media (local storage).
+# An unprivileged user owns nothing but its home (Keras' ~/.keras) and /app/media, /app/media-private (local storage).
 RUN groupadd --system --gid 10001 stylefinder \
     && useradd --system --uid 10001 --gid stylefinder --create-home \
        --home-dir /home/stylefinder --shell /usr/sbin/nologin stylefinder
@@ -28,8 +28,8 @@ COPY . .
 # from the environment at run time.
 RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only-build-time-key-not-used-at-run-time \
     python manage.py collectstatic --noinput \
-    && mkdir -p /app/media \
-    && chown stylefinder:stylefinder /app/media
+    && mkdir -p /app/media /app/media-private \
+    && chown stylefinder:stylefinder /app/media /app/media-private
 
 USER stylefinder
 EXPOSE 8000

@@ -226,8 +226,26 @@ elif STORAGE_BACKEND == "s3":
 else:
     raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'local' or 's3', not {STORAGE_BACKEND!r}")
 
+# Index files (every run's photo ids and vectors, unpublished photos included) are not media:
+# a storage nothing serves (config/private_storage.py).
+STYLEFINDER_PRIVATE_ROOT = env_str("STYLEFINDER_PRIVATE_ROOT")
+if STORAGE_BACKEND == "s3":
+    INDEX_STORAGE = {
+        "BACKEND": MEDIA_STORAGE["BACKEND"],
+        "OPTIONS": {
+            **MEDIA_STORAGE["OPTIONS"],
+            "location": env_str("STYLEFINDER_INDEX_LOCATION", "private"),
+            "custom_domain": None,  # never behind the public domain or CDN of the media
+            "querystring_auth": True,
+            "object_parameters": {},
+        },
+    }
+else:
+    INDEX_STORAGE = {"BACKEND": "config.private_storage.IndexFileStorage"}
+
 STORAGES = {
     "default": MEDIA_STORAGE,
+    "index": INDEX_STORAGE,
     "staticfiles": {"BACKEND": STATICFILES_BACKEND},
 }
 # Local media are served by Django itself (embedded default); a production deployment puts them

@@ -330,7 +330,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
         "config_display",
-        "space_file",
+        "index_file",
         "error",
     ]
     change_form_template = "admin/recommender/clusterrun/change_form.html"
@@ -348,7 +348,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
                     ]
                 },
             ),
-            ("Configuration", {"fields": ["config_display", "space_file"]}),
+            ("Configuration", {"fields": ["config_display", "index_file"]}),
         ]
         if obj is not None and obj.error:
             fieldsets.insert(1, ("Error", {"fields": ["error"]}))
@@ -406,6 +406,11 @@ class ClusterRunAdmin(admin.ModelAdmin):
                 return f"automatic: best silhouette for k = {min(ks)}…{max(ks)}"
             return "automatic"
         return "fixed (from the settings)" if run.k is not None else "–"
+
+    @admin.display(description="index file")
+    def index_file(self, run: ClusterRun) -> str:
+        """The name only: index files are private (no URL), kept out of the public media."""
+        return run.space_file.name or "–"
 
     @admin.display(description="configuration")
     def config_display(self, run: ClusterRun) -> str:

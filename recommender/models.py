@@ -6,6 +6,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db import models
 
+from config import private_storage
 from photos.models import Photo
 
 from .modes import Mode, ModeSettings
@@ -163,6 +164,11 @@ class RecommenderSettings(models.Model):
         )
 
 
+def index_storage():
+    """`STORAGES["index"]`: index files are never public (config/private_storage.py)."""
+    return private_storage.index_storage
+
+
 class ClusterRun(models.Model):
     """A snapshot of the style space: which photos, how they were embedded, their neighbours,
     and how they were grouped into clusters (albums).
@@ -190,7 +196,9 @@ class ClusterRun(models.Model):
         default=list, blank=True, help_text="Automatic k: silhouette and WCSS for every k tried."
     )
     config = models.JSONField(default=dict, help_text="Extractors, versions, weights, PCA sizes.")
-    space_file = models.FileField(upload_to="index/", blank=True, max_length=255)
+    space_file = models.FileField(
+        upload_to="index/", storage=index_storage, blank=True, max_length=255
+    )
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -200,9 +200,15 @@ class S3Bucket:
 
     def storage_settings(self, **overrides: str) -> dict:
         """`STORAGES["default"]` exactly as config/settings.py builds it from `env()`."""
+        return self.built_settings(**overrides)["MEDIA_STORAGE"]
+
+    def index_storage_settings(self, **overrides: str) -> dict:
+        """`STORAGES["index"]` (the private index files) as config/settings.py builds it."""
+        return self.built_settings(**overrides)["INDEX_STORAGE"]
+
+    def built_settings(self, **overrides: str) -> dict:
         with mock.patch.dict(os.environ, self.env(**overrides)):
-            built = runpy.run_path(str(REPO / "config" / "settings.py"))
-        return built["MEDIA_STORAGE"]
+            return runpy.run_path(str(REPO / "config" / "settings.py"))
 
     def client(self):
         """A boto3 client talking to moto directly (it works during an outage)."""
@@ -228,6 +234,10 @@ class S3Bucket:
     def key(self, name: str) -> str:
         """The object key of a storage name ("originals/x.jpg" → "media/originals/x.jpg")."""
         return f"{self.location}/{name}" if self.location else name
+
+    def index_key(self, name: str) -> str:
+        """The object key of an index file ("index/run-1.npz" → "private/index/run-1.npz")."""
+        return f"private/{name}"
 
     def head(self, name: str) -> dict:
         return self.client().head_object(Bucket=self.name, Key=self.key(name))
@@ -267,6 +277,10 @@ def s3(settings, media_root, moto_server) -> Iterator[S3Bucket]:
         proxy=SwitchableProxy(int(moto_server.port)),
     )
     bucket.client().create_bucket(Bucket=bucket.name)
-    settings.STORAGES = {**settings.STORAGES, "default": bucket.storage_settings()}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": bucket.storage_settings(),
+        "index": bucket.index_storage_settings(),
+    }
     yield bucket
     bucket.proxy.close()

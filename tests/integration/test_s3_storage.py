@@ -106,7 +106,9 @@ def test_uploads_are_stored_processed_and_served_from_s3(
         assert head["ContentType"] == "image/webp"
         assert head["CacheControl"] == "max-age=31536000, immutable"
     run = ClusterRun.objects.get(is_active=True)
-    assert run.space_file and s3.key(run.space_file.name) in keys
+    # The index file is in the bucket too, under the private prefix, not among the media.
+    assert run.space_file and s3.index_key(run.space_file.name) in keys
+    assert s3.key(run.space_file.name) not in keys
     assert not [p for p in media_root.rglob("*") if p.is_file()]  # nothing on the local disk
 
     # The public pages point at S3, and those URLs return the images over HTTP.

@@ -77,14 +77,10 @@ class FlakyStorage(FileSystemStorage):
 
 @pytest.fixture
 def storage(settings, media_root):
-    """The default storage is a FlakyStorage over this test's media folder."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": f"{__name__}.FlakyStorage",
-            "OPTIONS": {"location": str(media_root)},
-        },
-    }
+    """The default storage (and the index files' own) is a FlakyStorage over this test's media
+    folder."""
+    flaky = {"BACKEND": f"{__name__}.FlakyStorage", "OPTIONS": {"location": str(media_root)}}
+    settings.STORAGES = {**settings.STORAGES, "default": flaky, "index": flaky}
     FlakyStorage.faults, FlakyStorage.calls = {}, {}
     yield FlakyStorage
     FlakyStorage.faults, FlakyStorage.calls = {}, {}
