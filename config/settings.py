@@ -7,6 +7,7 @@ disk, local-memory cache and DEBUG on. Every variable is documented in README.md
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
+    "axes",  # failed logins counted per address; locked out past the limit
     "photos",
     "recommender",
     "experiments",
@@ -92,7 +94,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "experiments.middleware.VisitorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): the first backend refuses a login from an address that failed
+# STYLEFINDER_LOGIN_FAILURE_LIMIT times, for STYLEFINDER_LOGIN_COOLOFF_MINUTES. Per address, not
+# per user name: a stranger must not be able to lock the photographer out from elsewhere. The
+# address is the rate limits' own (config/throttling.py: X-Forwarded-For only behind proxies).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("STYLEFINDER_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STYLEFINDER_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "config.throttling.login_locked_out"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -12,8 +12,31 @@ without Redis.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpResponse
+from django.shortcuts import render
 from rest_framework import throttling
 from rest_framework.settings import api_settings
+
+
+def client_address(request) -> str:
+    """The client's address as the rate limits see it; also django-axes' (login throttling)."""
+    return throttling.BaseThrottle().get_ident(request)
+
+
+def login_locked_out(request, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer to a sign-in from a locked-out address: the admin's look, 429, and
+    when to come back."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    context = {
+        **admin.site.each_context(request),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": minutes,
+    }
+    response = render(request, "admin/locked_out.html", context, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response
 
 
 class LiveRateMixin:
