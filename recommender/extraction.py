@@ -50,10 +50,11 @@ def extractor_availability(name: str) -> tuple[bool, str]:
     return availability(name, config)
 
 
-def configured_extractors() -> list[FeatureExtractor]:
+def configured_extractors(among: set[str] | None = None) -> list[FeatureExtractor]:
     """Extractors enabled in settings (and, for cnn, in the admin) that can run here; unavailable
-    ones are skipped (and logged once per process)."""
-    names = list(settings.STYLEFINDER_EXTRACTORS)
+    ones are skipped (and logged once per process). `among`: only these names are considered,
+    so that a query against a style-only index never loads the CNN (and TensorFlow)."""
+    names = [n for n in settings.STYLEFINDER_EXTRACTORS if among is None or n in among]
     if "cnn" in names and not RecommenderSettings.load().cnn_enabled:
         names.remove("cnn")
     usable = []

@@ -287,7 +287,8 @@ def query_features(image: Image.Image, run: ClusterRun | None = None) -> dict[st
     if cached is not None and cached[0] == run.pk:
         return cached[1]
     wanted = set(run.config.get("extractors", []))
-    extractors = [e for e in configured_extractors() if f"{e.name}@{e.version}" in wanted]
+    names = {key.partition("@")[0] for key in wanted}
+    extractors = [e for e in configured_extractors(names) if f"{e.name}@{e.version}" in wanted]
     features: dict[str, np.ndarray] = {}
     if extractors:
         side = max(e.input_side for e in extractors)

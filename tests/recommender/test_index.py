@@ -174,3 +174,21 @@ def test_features_of_an_older_extractor_version_are_upgraded_by_the_next_run(gal
     assert upgraded.version == current and np.isfinite(upgraded.array).all()
     assert run.n_photos == 12  # the upgraded photo is indexed, not dropped
     assert similar_to_photo(old, k=3)
+
+
+def test_a_query_against_a_style_only_index_never_loads_the_cnn(gallery, settings, monkeypatch):
+    """The run's own extractors only: a query upload must not load the CNN (and TensorFlow,
+    ~500 MB per worker) when the index was built without it."""
+    from recommender import extraction
+
+    recluster()
+    assert ClusterRun.objects.get(is_active=True).config["features"] == ["style"]
+    settings.STYLEFINDER_EXTRACTORS = ["style", "cnn"]  # enabled, but not in this run
+    checked = []
+    real = extraction.extractor_availability
+    monkeypatch.setattr(
+        extraction, "extractor_availability", lambda name: checked.append(name) or real(name)
+    )
+    image = styled(40, "noir").convert("RGB")
+    assert similar_to_image(image, k=3)
+    assert checked == ["style"]
