@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
     "axes",  # failed logins counted per address; locked out past the limit
+    "csp",
     "photos",
     "recommender",
     "experiments",
@@ -83,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (config/csp.py).
+    "config.csp.StylefinderCSPMiddleware",
     # Static files straight from the app server (compressed, cached forever when hashed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -267,6 +271,40 @@ STORAGES = {
     "index": INDEX_STORAGE,
     "staticfiles": {"BACKEND": STATICFILES_BACKEND},
 }
+
+
+# --- Content-Security-Policy (django-csp; what the admin and /api/docs/ add: config/csp.py) -----
+# Images come from here and from where the media are served (object storage, a CDN).
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+MEDIA_ORIGINS = [_origin_of(MEDIA_URL)] if _origin_of(MEDIA_URL) else []
+if STORAGE_BACKEND == "s3":
+    if AWS_S3_CUSTOM_DOMAIN:
+        MEDIA_ORIGINS.append(f"https://{AWS_S3_CUSTOM_DOMAIN}")
+    elif MEDIA_STORAGE["OPTIONS"]["endpoint_url"]:
+        MEDIA_ORIGINS.append(_origin_of(MEDIA_STORAGE["OPTIONS"]["endpoint_url"]))
+    else:
+        MEDIA_ORIGINS.append("https://*.amazonaws.com")
+MEDIA_ORIGINS += env_list("STYLEFINDER_CSP_MEDIA_ORIGINS", [])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: the /similar/ preview of the visitor's own photo, blob: a file picked for upload
+        "img-src": ["'self'", "data:", "blob:", *dict.fromkeys(MEDIA_ORIGINS)],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
+
 # Local media are served by Django itself (embedded default); a production deployment puts them
 # behind a web server or object storage and turns this off.
 STYLEFINDER_SERVE_MEDIA = env_bool("STYLEFINDER_SERVE_MEDIA", STORAGE_BACKEND == "local")
