@@ -68,6 +68,10 @@ class ServiceUnavailable(exceptions.APIException):
     default_detail = "The service is temporarily unavailable; try again later."
     default_code = "service_unavailable"
 
+    def __init__(self, detail=None, code=None, wait: float | None = None):
+        super().__init__(detail, code)
+        self.wait = wait  # seconds: the answer's Retry-After
+
 
 # --- the body -------------------------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ from config.throttling import SimilarUploadThrottle
 from experiments.assignment import assignment_for
 from experiments.strategies import recommend_for_image
 from photos.imaging import ImageRejected, exif_facts
-from photos.uploads import open_query_image
+from photos.uploads import QueryBusy, open_query_image
 from recommender.modes import Mode
 from recommender.selectors import served_mode, similar_to_image
 from recommender.services import request_recluster_if_stale
 
 from .base import ApiViewMixin
+from .errors import ServiceUnavailable
 from .filters import plain
 from .serializers import SimilarResponseSerializer, SimilarUploadSerializer
 from .throttling import DEFAULT_THROTTLES
@@ -49,6 +50,8 @@ class SimilarToUploadView(ApiViewMixin, APIView):
         form.is_valid(raise_exception=True)
         try:
             image = open_query_image(form.validated_data["image"])
+        except QueryBusy as exc:
+            raise ServiceUnavailable(str(exc), code="busy", wait=exc.retry_after) from exc
         except ImageRejected as exc:
             raise serializers.ValidationError({"image": [str(exc)]}) from exc
         request_recluster_if_stale()  # the list comes from the active run either way

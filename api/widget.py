@@ -38,12 +38,12 @@ from experiments.visitors import new_id
 from photos.imaging import ImageRejected
 from photos.models import Photo, Rendition
 from photos.renditions import SPECS
-from photos.uploads import open_query_image
+from photos.uploads import QueryBusy, open_query_image
 from recommender.modes import Mode
 from recommender.selectors import Recommendation, served_mode, similar_to_photo
 from recommender.services import request_recluster_if_stale
 
-from .errors import ErrorSerializer
+from .errors import ErrorSerializer, ServiceUnavailable
 from .filters import plain
 from .schema import AutoSchema
 from .serializers import ModeField
@@ -375,6 +375,8 @@ class WidgetRecommendationsView(APIView):
         data = form.validated_data
         try:
             image = open_query_image(data["image"])
+        except QueryBusy as exc:
+            raise ServiceUnavailable(str(exc), code="busy", wait=exc.retry_after) from exc
         except ImageRejected as exc:
             raise ValidationError({"image": [str(exc)]}) from exc
         except Image.DecompressionBombError as exc:

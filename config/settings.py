@@ -320,6 +320,10 @@ STYLEFINDER_MAX_UPLOAD_BYTES = env_int("STYLEFINDER_MAX_UPLOAD_BYTES", 50_000_00
 STYLEFINDER_MAX_PIXELS = env_int("STYLEFINDER_MAX_PIXELS", 100_000_000)
 # A visitor's "find photos like this" upload is analysed, never kept: it gets a lower ceiling.
 STYLEFINDER_MAX_QUERY_PIXELS = env_int("STYLEFINDER_MAX_QUERY_PIXELS", 40_000_000)
+# Query images decoded at once per process, and how long another upload waits for a turn
+# (photos/uploads.py): what bounds a worker's memory under many concurrent uploads.
+STYLEFINDER_QUERY_CONCURRENCY = env_int("STYLEFINDER_QUERY_CONCURRENCY", 2)
+STYLEFINDER_QUERY_WAIT_SECONDS = env_int("STYLEFINDER_QUERY_WAIT_SECONDS", 20)
 STYLEFINDER_MAX_ZIP_BYTES = env_int("STYLEFINDER_MAX_ZIP_BYTES", 2 * 1024 * 1024 * 1024)
 STYLEFINDER_MAX_ZIP_MEMBERS = env_int("STYLEFINDER_MAX_ZIP_MEMBERS", 2000)
 STYLEFINDER_GALLERY_PAGE_SIZE = env_int("STYLEFINDER_GALLERY_PAGE_SIZE", 24)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from photos.imaging import FORMAT_NAMES, ImageRejected
 from photos.models import Photo
-from photos.uploads import open_query_image
+from photos.uploads import QueryBusy, open_query_image
 from recommender.modes import Mode, parse_mode
 from recommender.selectors import mode_settings
 
@@ -66,6 +66,8 @@ class FindSimilarForm(forms.Form):
         upload = self.cleaned_data["image"]
         try:
             self.query_image = open_query_image(upload)
+        except QueryBusy as exc:  # not the file's fault: the view answers 503
+            raise forms.ValidationError(str(exc), code="busy") from exc
         except ImageRejected as exc:
             raise forms.ValidationError(str(exc), code="rejected") from exc
         except Image.DecompressionBombError as exc:  # subclass of Exception, not of ValueError

@@ -34,6 +34,7 @@ from experiments.models import Strategy
 from experiments.tokens import impression_token
 from photos.models import Photo
 from photos.renditions import SPECS, Picture, picture
+from photos.uploads import QueryBusy
 from recommender.albums import AlbumCard, name_parts
 from recommender.modes import Mode
 from recommender.selectors import Recommendation, served_mode
@@ -401,12 +402,16 @@ def find_similar(request: HttpRequest) -> HttpResponse:
                     )
                 if results:
                     context["albums"] = _albums_like(image)
+        elif form.has_error("image", code="busy"):
+            status = 503
         else:
             status = 400
     else:
         form = FindSimilarForm()
     context["form"] = form
     response = render(request, "gallery/find_similar.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = str(QueryBusy.retry_after)
     if request.method == "POST":
         add_never_cache_headers(response)  # the page holds the visitor's own photo
     return response

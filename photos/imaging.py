@@ -298,6 +298,19 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return _to_8bit_rgb(image)
 
 
+_REDUCIBLE = {"RGB", "RGBA", "L", "LA", "I", "F", "I;16", "CMYK"}
+
+
+def _reduced(image: Image.Image, max_side: int) -> Image.Image:
+    """Formats without draft mode (PNG, WebP, TIFF) decode in full; shrink by an integer factor
+    right away (box average, to no less than twice `max_side`), so that the conversions after
+    it copy a small image, not every pixel of a large one."""
+    factor = max(image.size) // (2 * max_side)
+    if factor < 2 or image.mode not in _REDUCIBLE:
+        return image
+    return image.reduce(factor)
+
+
 def open_normalized(source: IO[bytes] | Image.Image, max_side: int | None = None) -> Image.Image:
     """Decode to an EXIF-oriented, 8-bit sRGB RGB image, optionally no larger than `max_side`.
 
@@ -307,6 +320,8 @@ def open_normalized(source: IO[bytes] | Image.Image, max_side: int | None = None
     image = source if isinstance(source, Image.Image) else Image.open(source)
     if max_side and image.format in ("JPEG", "MPO"):
         image.draft("RGB", (max_side, max_side))
+    elif max_side:
+        image = _reduced(image, max_side)
     image = ImageOps.exif_transpose(image)
     image = _to_srgb(image)
     if max_side and max(image.size) > max_side:
