@@ -18,14 +18,18 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from config.throttling import client_address
 from experiments.assignment import assign, assignment_for
 from experiments.events import (
     EventRejected,
+    client_hash,
     is_bot,
     record_click,
     record_impression,
     record_page_time,
+    visit_for,
 )
+from experiments.visitors import VISIT_COOKIE
 
 from .schema import AutoSchema
 
@@ -59,7 +63,11 @@ class EventSerializer(serializers.Serializer):
     token = serializers.CharField(required=False, max_length=4000)
     photo = serializers.IntegerField(required=False, min_value=1)
     position = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-    page_view = serializers.UUIDField(required=False)
+    page_view = serializers.CharField(
+        required=False,
+        max_length=300,
+        help_text="The page's signed page view token (events.js reads it from its script tag).",
+    )
     path = serializers.CharField(required=False, max_length=300, default="")
     seconds = serializers.FloatField(required=False, min_value=0)
     visitor = serializers.RegexField(
@@ -120,12 +128,16 @@ class EventsView(APIView):
         # The widget's own ids (from another site) replace the cookies' ids.
         explicit = bool(data.get("visitor"))
         visitor = data.get("visitor") or request.visitor_id
-        visit = data.get("visit") or request.visit_id
+        # No visit id and no visit cookie: the visitor's current half hour, not a new visit.
+        visit = data.get("visit") or (
+            request.visit_id if VISIT_COOKIE in request.COOKIES else visit_for(visitor)
+        )
+        client = client_hash(client_address(request))
         try:
             if data["type"] == "impression":
-                record_impression(data["token"], visitor, visit)
+                record_impression(data["token"], visitor, visit, client)
             elif data["type"] == "click":
-                record_click(data["token"], visitor, visit, data["photo"], data["position"])
+                record_click(data["token"], visitor, visit, data["photo"], data["position"], client)
             else:
                 record_page_time(
                     visitor,
@@ -134,6 +146,7 @@ class EventsView(APIView):
                     data["path"],
                     data["seconds"],
                     assign(visitor) if explicit else assignment_for(request),
+                    client,
                 )
         except EventRejected as exc:  # a 400 in the API's error shape; `detail` is the message
             raise ValidationError(str(exc)) from exc

@@ -131,6 +131,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gallery.context_processors.site",
+                "experiments.context_processors.page_view",
             ],
         },
     },
@@ -337,6 +338,8 @@ STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
 STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
 # Analytics events accepted per visitor (DRF rate syntax).
 STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "300/min")
+# A/B reports leave out every event of an address behind more visitor ids than this.
+STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS = env_int("STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS", 10)
 # The CNN extractor (recommender/features/cnn.py): a local model/weights file, or a Keras
 # application whose ImageNet weights Keras downloads (fails fast without a network).
 STYLEFINDER_CNN_WEIGHTS = env_str("STYLEFINDER_CNN_WEIGHTS")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 import uuid
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 
@@ -18,7 +22,11 @@ BOT_USER_AGENT = re.compile(
     r"go-http-client|java/|libwww|scrapy|phantomjs",
     re.IGNORECASE,
 )
-MAX_SECONDS = 4 * 3600
+#: one page view's time is capped here: longer is a tab left open, not attention
+MAX_SECONDS = 30 * 60
+PAGE_VIEW_SALT = "stylefinder.page_view"
+PAGE_VIEW_MAX_AGE = 24 * 3600
+VISIT_SECONDS = 30 * 60  # events without a visit id: one visit per visitor and half hour
 
 
 class EventRejected(ValueError):
@@ -27,6 +35,25 @@ class EventRejected(ValueError):
 
 def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(BOT_USER_AGENT.search(user_agent))
+
+
+def client_hash(address: str) -> str:
+    """A keyed hash of the client's address: enough to see many visitor ids behind one address,
+    never the address itself (not reversible without the secret key)."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"client:{address}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def page_view_token(visitor_id: str) -> str:
+    """A page view id the server issued to this visitor, signed: time on page must carry one."""
+    return signing.dumps({"pv": uuid.uuid4().hex, "v": visitor_id}, salt=PAGE_VIEW_SALT)
+
+
+def visit_for(visitor_id: str, now: float | None = None) -> str:
+    """The visit of an event that names none (no cookie, no visit id): the visitor's current
+    half hour, so a client without cookies is not a new visit per event."""
+    bucket = int((time.time() if now is None else now) // VISIT_SECONDS)
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"stylefinder:{visitor_id}:{bucket}").hex
 
 
 def _payload(token: str, visitor_id: str) -> dict:
@@ -41,7 +68,7 @@ def _payload(token: str, visitor_id: str) -> dict:
     return payload
 
 
-def record_impression(token: str, visitor_id: str, visit_id: str) -> Impression:
+def record_impression(token: str, visitor_id: str, visit_id: str, client: str = "") -> Impression:
     """Store the list a browser reports having shown (idempotent per token)."""
     payload = _payload(token, visitor_id)
     source_photo = payload.get("p")
@@ -52,6 +79,7 @@ def record_impression(token: str, visitor_id: str, visit_id: str) -> Impression:
         defaults={
             "visitor_id": visitor_id,
             "visit_id": visit_id,
+            "client": client,
             "experiment_id": payload.get("e"),
             "variant": payload["n"],
             "strategy": payload["s"],
@@ -63,18 +91,21 @@ def record_impression(token: str, visitor_id: str, visit_id: str) -> Impression:
     return impression
 
 
-def record_click(token: str, visitor_id: str, visit_id: str, photo: int, position: int) -> Click:
+def record_click(
+    token: str, visitor_id: str, visit_id: str, photo: int, position: int, client: str = ""
+) -> Click:
     """A followed recommendation: must be one of the token's items (idempotent per position)."""
     payload = _payload(token, visitor_id)
     if [photo, position] not in [[p, pos] for p, pos, _ in payload["i"]]:
         raise EventRejected("That photo was not shown at that position.")
-    impression = record_impression(token, visitor_id, visit_id)  # a click implies it was shown
+    impression = record_impression(token, visitor_id, visit_id, client)  # a click implies it
     try:
         with transaction.atomic():
             return Click.objects.create(
                 impression=impression,
                 visitor_id=visitor_id,
                 visit_id=visit_id,
+                client=client,
                 variant=impression.variant,
                 target_id=photo,
                 position=position,
@@ -84,19 +115,32 @@ def record_click(token: str, visitor_id: str, visit_id: str, photo: int, positio
 
 
 def record_page_time(
-    visitor_id: str, visit_id: str, page_view: str, path: str, seconds: float, assignment
+    visitor_id: str,
+    visit_id: str,
+    page_view: str,
+    path: str,
+    seconds: float,
+    assignment,
+    client: str = "",
 ) -> PageTime:
-    """Time on one page view; later beacons of the same view replace shorter ones."""
+    """Time on one page view (`page_view`: the page's signed `page_view_token`), capped at
+    `MAX_SECONDS`; later beacons of the same view replace shorter ones."""
     try:
-        view = uuid.UUID(str(page_view))
-    except ValueError as exc:
-        raise EventRejected("page_view must be a UUID.") from exc
+        issued = signing.loads(str(page_view), salt=PAGE_VIEW_SALT, max_age=PAGE_VIEW_MAX_AGE)
+        view = uuid.UUID(issued["pv"])
+    except signing.SignatureExpired as exc:
+        raise EventRejected("The page view has expired.") from exc
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise EventRejected("page_view must be the page's own page view token.") from exc
+    if issued.get("v") != visitor_id:
+        raise EventRejected("The page view belongs to another visitor.")
     seconds = min(max(float(seconds), 0.0), MAX_SECONDS)
     row, created = PageTime.objects.get_or_create(
         page_view=view,
         defaults={
             "visitor_id": visitor_id,
             "visit_id": visit_id,
+            "client": client,
             "path": path[:300],
             "seconds": seconds,
             "experiment_id": assignment.experiment_id,

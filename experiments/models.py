@@ -78,12 +78,23 @@ class Variant(models.Model):
         return f"{self.name} ({self.strategy})"
 
 
+def client_field() -> models.CharField:
+    """Every event's `client`: `experiments.events.client_hash` of the address it came from."""
+    return models.CharField(
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text="A keyed hash of the client's address (never the address): screens traffic.",
+    )
+
+
 class Impression(models.Model):
     """A recommendation list a visitor's browser actually showed (reported by JavaScript)."""
 
     token = models.UUIDField(unique=True)
     visitor_id = models.CharField(max_length=64, db_index=True)
     visit_id = models.CharField(max_length=64, db_index=True, blank=True)
+    client = client_field()
     experiment = models.ForeignKey(
         Experiment, on_delete=models.SET_NULL, null=True, blank=True, related_name="impressions"
     )
@@ -108,6 +119,7 @@ class Click(models.Model):
     impression = models.ForeignKey(Impression, on_delete=models.CASCADE, related_name="clicks")
     visitor_id = models.CharField(max_length=64, db_index=True)
     visit_id = models.CharField(max_length=64, blank=True)
+    client = client_field()
     variant = models.CharField(max_length=40, db_index=True)
     target = models.ForeignKey(Photo, on_delete=models.SET_NULL, null=True, related_name="+")
     position = models.PositiveSmallIntegerField()
@@ -131,6 +143,7 @@ class PageTime(models.Model):
 
     visitor_id = models.CharField(max_length=64, db_index=True)
     visit_id = models.CharField(max_length=64, db_index=True)
+    client = client_field()
     experiment = models.ForeignKey(
         Experiment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

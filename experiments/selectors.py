@@ -5,7 +5,8 @@ the `experiment_report` command and `GET /api/metrics/`."""
 from __future__ import annotations
 
 import numpy as np
-from django.db.models import Sum
+from django.conf import settings
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from .models import Click, Experiment, Impression, PageTime
@@ -13,8 +14,45 @@ from .report import EventData, build_report, string_array
 from .statistics import json_safe
 
 
-def load_events(experiment=None) -> EventData:
-    """Read the event tables of `experiment` (all events when None) into `EventData`.
+def suspicious_clients(experiment=None) -> list[str]:
+    """Client hashes (addresses, keyed) behind more visitor ids than a household or an office
+    has (`STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS`) in `experiment`'s events: one machine
+    minting visitors to steer a variant. Their events are left out of the report."""
+    rows = Impression.objects.order_by().exclude(client="")
+    times = PageTime.objects.order_by().exclude(client="")
+    if experiment is not None:
+        rows, times = rows.filter(experiment=experiment), times.filter(experiment=experiment)
+    visitors: dict[str, set[str]] = {}
+    for table in (rows, times):
+        for client, visitor in table.values_list("client", "visitor_id").distinct():
+            visitors.setdefault(client, set()).add(visitor)
+    limit = int(settings.STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS)
+    return sorted(client for client, ids in visitors.items() if len(ids) > limit)
+
+
+def screening(experiment=None) -> dict:
+    """What `load_events` leaves out, for the report: the rule and the events it caught."""
+    clients = suspicious_clients(experiment)
+    impressions = Impression.objects.filter(client__in=clients)
+    clicks = Click.objects.filter(client__in=clients)
+    times = PageTime.objects.filter(client__in=clients)
+    if experiment is not None:
+        impressions = impressions.filter(experiment=experiment)
+        clicks = clicks.filter(impression__experiment=experiment)
+        times = times.filter(experiment=experiment)
+    return {
+        "max_visitors_per_address": int(settings.STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS),
+        "addresses": len(clients),
+        "visitors": impressions.aggregate(n=Count("visitor_id", distinct=True))["n"] or 0,
+        "impressions": impressions.count(),
+        "clicks": clicks.count(),
+        "page_times": times.count(),
+    }
+
+
+def load_events(experiment=None, exclude_clients: list[str] | None = None) -> EventData:
+    """Read the event tables of `experiment` (all events when None) into `EventData`, without
+    the events of `exclude_clients` (`suspicious_clients`).
 
     Four queries: experiment variants, impressions (with their items), clicks, page times summed
     per visit in the database. Events of a variant name the experiment no longer has are kept and
@@ -27,6 +65,10 @@ def load_events(experiment=None) -> EventData:
         impressions = impressions.filter(experiment=experiment)
         clicks = clicks.filter(impression__experiment=experiment)
         times = times.filter(experiment=experiment)
+    if exclude_clients:
+        impressions = impressions.exclude(client__in=exclude_clients)
+        clicks = clicks.exclude(client__in=exclude_clients)
+        times = times.exclude(client__in=exclude_clients)
 
     rows = list(
         impressions.annotate(day=TruncDate("created_at")).values_list(
@@ -102,8 +144,14 @@ def experiment_report(experiment=None) -> dict:
     """The JSON-safe report for `experiment` (an Experiment or its id); None: all events.
 
     `build_report` of the events `load_events` reads, with `experiment_info` as its
-    "experiment" (the shape and every definition: `experiments.report`).
+    "experiment" (the shape and every definition: `experiments.report`), and "screened": the
+    traffic left out (`screening`).
     """
     if experiment is not None and not hasattr(experiment, "pk"):
         experiment = Experiment.objects.get(pk=experiment)
-    return build_report(load_events(experiment), experiment_info(experiment))
+    screened = screening(experiment)
+    report = build_report(
+        load_events(experiment, suspicious_clients(experiment)), experiment_info(experiment)
+    )
+    report["screened"] = screened
+    return report

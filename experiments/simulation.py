@@ -38,7 +38,6 @@ import math
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -451,7 +450,16 @@ class Simulator:
         result: SimulationResult,
     ) -> None:
         visitor_id, visit_id = _visitor_id(rng), _visitor_id(rng)
-        client = WSGIClient(app, host=host, secure=secure, headers={"User-Agent": USER_AGENT})
+        # Each visitor from an address of its own (10/8): the site limits and screens traffic
+        # per address, and a crowd is many people, not one machine.
+        address = "10.{}.{}.{}".format(*(rng.randrange(256) for _ in range(3)))
+        client = WSGIClient(
+            app,
+            host=host,
+            secure=secure,
+            headers={"User-Agent": USER_AGENT},
+            remote_addr=address,
+        )
         client.cookies[VISITOR_COOKIE] = visitor_id
         client.cookies[VISIT_COOKIE] = visit_id
 
@@ -503,8 +511,8 @@ class Simulator:
             elif page.items:
                 result.pages_without_token += 1  # a list the browser could not report
             seconds = self.dwell.sample(rng, bool(clicked))
-            page_view = page.page_view or str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            if post({"type": "dwell", "page_view": page_view, "path": url, "seconds": seconds}):
+            dwell = {"type": "dwell", "page_view": page.page_view, "path": url, "seconds": seconds}
+            if page.page_view and post(dwell):  # the page's own signed page view
                 tally.dwell_events += 1
                 tally.seconds += seconds
             if not clicked:

@@ -46,35 +46,12 @@
 
     // --- Time on page --------------------------------------------------------------------------
 
-    var uuid = function () {
-      if (window.crypto && typeof window.crypto.randomUUID === "function") {
-        return window.crypto.randomUUID(); // secure contexts only (https, localhost)
-      }
-      var bytes = new Uint8Array(16);
-      if (window.crypto && window.crypto.getRandomValues) {
-        window.crypto.getRandomValues(bytes);
-      } else {
-        for (var i = 0; i < 16; i += 1) {
-          bytes[i] = Math.floor(Math.random() * 256);
-        }
-      }
-      bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
-      bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-      var hex = "";
-      for (var j = 0; j < 16; j += 1) {
-        hex += (bytes[j] + 0x100).toString(16).slice(1);
-        if (j === 3 || j === 5 || j === 7 || j === 9) {
-          hex += "-";
-        }
-      }
-      return hex;
-    };
-
     var now = function () {
       return window.performance && performance.now ? performance.now() : Date.now();
     };
 
-    var pageView = uuid(); // one per page load
+    // One per page load, issued and signed by the server: time on page must carry it.
+    var pageView = (script && script.getAttribute("data-page-view")) || "";
     var path = (window.location.pathname || "/").slice(0, 300);
     var visibleMs = 0; // visible time before `visibleSince`
     var visibleSince = document.visibilityState === "hidden" ? null : now();
@@ -89,7 +66,7 @@
         }
         var running = visibleSince === null ? 0 : Math.max(0, now() - visibleSince);
         var seconds = Math.round(visibleMs + running) / 1000;
-        if (seconds > lastSent) {
+        if (pageView && seconds > lastSent) {
           lastSent = seconds;
           post({ type: "dwell", page_view: pageView, path: path, seconds: seconds }, true);
         }

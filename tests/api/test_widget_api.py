@@ -328,7 +328,7 @@ def test_widget_events_use_the_explicit_visitor_and_visit(photos, experiment):
     assert (saved.target_id, saved.position, saved.variant) == (second["id"], 2, "rnd")
     assert (saved.visitor_id, saved.visit_id, saved.impression_id) == (visitor, VISIT, row.pk)
 
-    # Time on page from the widget's visitor counts for the widget visitor's variant.
+    # Time on page needs a page view this gallery issued: a made-up one is refused.
     dwell = {
         "type": "dwell",
         "page_view": "6f1c1a3e-8d1b-4c3e-9a51-0a4f3d2b1c0e",
@@ -336,8 +336,9 @@ def test_widget_events_use_the_explicit_visitor_and_visit(photos, experiment):
         "seconds": 4,
         "visitor": visitor,
     }
-    assert post_text(client, dwell).status_code == 204
-    assert (PageTime.objects.get().visitor_id, PageTime.objects.get().variant) == (visitor, "rnd")
+    refused = post_text(client, dwell)
+    assert refused.status_code == 400 and "page view token" in refused.json()["detail"]
+    assert not PageTime.objects.exists()
 
 
 def test_a_token_cannot_be_reported_by_another_visitor(client, photos):
@@ -465,3 +466,48 @@ def test_a_widget_mode_list_carries_no_impression_token(client, photos):
     assert body["impression"] == ""  # not the experiment's list: nothing to log against it
     default = client.get(f"/api/widget/?photo={photo.pk}&count=3").json()
     assert default["impression"]
+
+
+# --- Forged A/B traffic -------------------------------------------------------------------------
+
+
+def test_a_replayed_forgery_does_not_make_its_variant_win(photos, experiment):
+    """The attack of issue #13: visitor ids chosen to land in one variant, each fetching a list
+    and reporting an impression and a click, all from one machine. Real visitors, one address
+    each, click alike in both variants. The report leaves the forged traffic out, says so, and
+    no variant wins."""
+    from experiments.report import build_report
+    from experiments.selectors import experiment_report, load_events
+
+    def visit(visitor: str, address: str, click: bool) -> None:
+        client = Client(REMOTE_ADDR=address)
+        body = widget(client, photo=photos[0].pk, visitor=visitor).json()
+        event = {"type": "impression", "token": body["impression"], "visitor": visitor}
+        assert post_text(client, event).status_code == 204
+        if click:
+            item = body["items"][0]
+            event = {**event, "type": "click", "photo": item["id"], "position": item["position"]}
+            assert post_text(client, event).status_code == 204
+
+    genuine = [f"{i:032x}" for i in range(1, 81)]
+    seen = {"knn": 0, "rnd": 0}
+    for i, visitor in enumerate(genuine):  # every third visitor of each variant clicks
+        variant = assignment.assign(visitor).variant
+        visit(visitor, f"198.51.100.{i + 1}", click=seen[variant] % 3 == 0)
+        seen[variant] += 1
+    chosen = [f"{i:032x}" for i in range(1000, 3000)]
+    forged = [v for v in chosen if assignment.assign(v).variant == "rnd"][:40]
+    for visitor in forged:
+        visit(visitor, "203.0.113.66", click=True)
+
+    report = experiment_report(experiment)
+    assert report["screened"]["addresses"] == 1
+    assert report["screened"]["visitors"] == 40
+    assert report["screened"]["impressions"] == report["screened"]["clicks"] == 40
+    rows = {row["name"]: row for row in report["variants"]}
+    assert rows["knn"]["impressions"] + rows["rnd"]["impressions"] == 80
+    (comparison,) = report["comparisons"]
+    assert comparison["p_value"] > 0.05  # no winner
+    # Without the screening the forgery wins: the test would catch a screening that does not act.
+    unscreened = build_report(load_events(experiment), None)["comparisons"][0]
+    assert unscreened["p_value"] < 0.01 and unscreened["difference"] > 0.25

@@ -142,7 +142,9 @@ def by_name(report):
 def test_report_shape(experiment):
     report = experiment_report(experiment)
     json.dumps(report, allow_nan=False)
-    assert set(report) == {"experiment", "variants", "comparisons", "ranking", "daily", "positions"}
+    assert set(report) == {
+        "experiment", "variants", "comparisons", "ranking", "daily", "positions", "screened"
+    }  # fmt: skip
     assert report["experiment"]["id"] == experiment.pk
     assert report["experiment"]["name"] == "Style vs random"
     assert report["experiment"]["is_running"] is True
@@ -525,3 +527,29 @@ def test_event_tables_are_read_only_in_the_admin(admin_client, experiment):
     assert admin_client.get(reverse("admin:experiments_click_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:experiments_pagetime_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:experiments_impression_add")).status_code == 403
+
+
+def test_the_report_leaves_out_and_shows_one_address_behind_many_visitors(
+    admin_client, experiment, photos, settings
+):
+    settings.STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS = 3
+    before = experiment_report(experiment)
+    assert before["screened"]["addresses"] == 0
+    for i in range(5):  # one machine, five made-up visitors, all in "knn"
+        row = impression(experiment, "knn", "style_knn", f"bot{i}", f"v{i}", photos, [0.9, 0.8])
+        Impression.objects.filter(pk=row.pk).update(client="0123456789abcdef")
+    after = experiment_report(experiment)
+    assert after["screened"] == {
+        "max_visitors_per_address": 3,
+        "addresses": 1,
+        "visitors": 5,
+        "impressions": 5,
+        "clicks": 0,
+        "page_times": 0,
+    }
+    knn = lambda report: next(r for r in report["variants"] if r["name"] == "knn")  # noqa: E731
+    assert knn(after)["impressions"] == knn(before)["impressions"]
+    html = admin_client.get(
+        reverse("admin:experiments_experiment_report", args=[experiment.pk])
+    ).content.decode()
+    assert "Left out as suspicious: 1 address behind more than 3 visitor ids" in html

@@ -6,6 +6,7 @@ posts back to POST /api/events/ (impressions, clicks, time on page) is validated
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections import Counter
 from urllib.parse import urlencode
@@ -438,10 +439,15 @@ def test_bots_are_ignored(library):
     assert Impression.objects.count() == Click.objects.count() == PageTime.objects.count() == 0
 
 
+def page_view_of(html: str) -> str:
+    """The signed page view token the page hands events.js."""
+    return re.search(r'data-page-view="([^"]+)"', html).group(1)
+
+
 def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
     client = visitor()
-    visit_photo(client, library[0])
-    view = str(uuid.uuid4())
+    html, _ = visit_photo(client, library[0])
+    view = page_view_of(html)
     path = library[0].get_absolute_url()
     for seconds in (3.5, 12.25, 7):
         event = {"type": "dwell", "page_view": view, "path": path, "seconds": seconds}
@@ -452,13 +458,46 @@ def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
     assert row.experiment_id == experiment.pk
     assert row.variant == assignment.assign(row.visitor_id).variant
     # Another page view is another row; nonsense is refused.
-    post_event(client, type="dwell", page_view=str(uuid.uuid4()), path=path, seconds=1)
+    html, _ = visit_photo(client, library[1])
+    post_event(client, type="dwell", page_view=page_view_of(html), path=path, seconds=1)
     assert PageTime.objects.count() == 2
-    bad = post_event(client, type="dwell", page_view="not-a-uuid", path=path, seconds=1)
-    assert bad.status_code == 400
+    for made_up in ("not-a-token", str(uuid.uuid4())):
+        bad = post_event(client, type="dwell", page_view=made_up, path=path, seconds=1)
+        assert bad.status_code == 400
     negative = post_event(client, type="dwell", page_view=view, path=path, seconds=-1)
     assert negative.status_code == 400
-    assert PageTime.objects.get(page_view=view).seconds == 12.25
+    assert PageTime.objects.filter(seconds=12.25).count() == 1
+
+
+def test_dwell_is_capped_and_bound_to_its_visitor(library, experiment):
+    """1e9 seconds is a tab left open, not attention; a page view is its visitor's alone."""
+    client = visitor()
+    html, _ = visit_photo(client, library[0])
+    view = page_view_of(html)
+    event = {"type": "dwell", "page_view": view, "path": "/", "seconds": 1e9}
+    assert post_event(client, **event).status_code == 204
+    assert PageTime.objects.get().seconds == 30 * 60
+    stranger = post_event(visitor(), **{**event, "seconds": 5})
+    assert stranger.status_code == 400
+    assert "another visitor" in stranger.json()["detail"]
+
+
+def test_events_without_a_visit_are_one_visit_per_half_hour(library, experiment):
+    """A client that keeps no cookies is not a new visit per event."""
+    first = visitor()
+    html, section = visit_photo(first, library[0])
+    token = section["data-impression"]
+    fresh = Client(headers={"user-agent": BROWSER_UA})  # no cookies at all
+    visitor_id = first.cookies["sf_vid"].value
+    for _ in range(2):
+        event = {"type": "impression", "token": token, "visitor": visitor_id}
+        assert post_event(fresh, **event).status_code == 204
+        fresh.cookies.clear()  # it keeps none of the cookies it is sent
+    photo, position = shown_items(html)[0]
+    click = {"type": "click", "token": token, "photo": photo, "position": position}
+    assert post_event(fresh, **click, visitor=visitor_id).status_code == 204
+    visits = {Impression.objects.get().visit_id, Click.objects.get().visit_id}
+    assert len(visits) == 1 and "" not in visits
 
 
 def test_events_are_rate_limited_per_address_whatever_the_cookie(library, settings):
