@@ -32,6 +32,7 @@ from experiments.events import (
 from experiments.visitors import VISIT_COOKIE
 
 from .schema import AutoSchema
+from .serializers import SignedVisitorField
 
 HEX_ID = r"^[0-9a-f]{32}$"
 
@@ -70,10 +71,10 @@ class EventSerializer(serializers.Serializer):
     )
     path = serializers.CharField(required=False, max_length=300, default="")
     seconds = serializers.FloatField(required=False, min_value=0)
-    visitor = serializers.RegexField(
-        HEX_ID,
+    visitor = SignedVisitorField(
         required=False,
-        help_text="The widget's own visitor id; replaces the sf_vid cookie's (other sites).",
+        help_text="The widget's visitor id (the signed `visitor` of its list); replaces the "
+        "sf_vid cookie's (other sites).",
     )
     visit = serializers.RegexField(
         HEX_ID,

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from experiments.visitors import SIGNED_ID_PATTERN, unsigned
 from photos.models import Photo
 from recommender.albums import album_from_annotations
 from recommender.modes import MODE_CHOICES, Mode
@@ -75,6 +76,29 @@ class ModeField(serializers.ChoiceField):
 
     def to_internal_value(self, data) -> Mode:
         return Mode(super().to_internal_value(data))
+
+
+class SignedVisitorField(serializers.RegexField):
+    """The widget's `visitor`: an id this gallery issued and signed (the `visitor` of an earlier
+    answer), read as the bare id. One the client made up is refused: it would let a client
+    choose its A/B variant."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid": "visitor must be an id this gallery issued; leave it out to get one."},
+        )
+        super().__init__(SIGNED_ID_PATTERN, **kwargs)
+
+    def run_validation(self, data=empty):
+        # After the pattern (which the signed form must match), the bare id.
+        value = super().run_validation(data)
+        if value in ("", None):
+            return value
+        visitor = unsigned(value)
+        if visitor is None:
+            self.fail("invalid")
+        return visitor
 
 
 class SimilarQuerySerializer(serializers.Serializer):

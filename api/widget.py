@@ -2,9 +2,11 @@
 (static/widget/stylefinder-widget.js) on other websites.
 
 Other sites' pages call this cross-origin without cookies (CORS for STYLEFINDER_WIDGET_ORIGINS,
-no credentials), so the widget keeps a visitor id of its own and sends it as `visitor`: the A/B
-assignment is `experiments.assign(visitor)`, sticky per widget visitor, and the impression token
-is bound to that id (POST /api/events/ with the same `visitor` reports it back).
+no credentials), so the widget keeps a visitor id of its own and sends it as `visitor`: issued
+and signed here in the first answer (`experiments.visitors.signed`; an id the gallery did not
+sign is refused), the A/B assignment is `experiments.assign(visitor)`, sticky per widget
+visitor, and the impression token is bound to that id (POST /api/events/ with the same
+`visitor` reports it back).
 
 A photo is named by its id (`?photo=`), or by the URL of one of its images in this gallery's own
 media (`?image_url=`, matched against the stored file names: the server never fetches a URL).
@@ -34,7 +36,7 @@ from experiments.assignment import Assignment, assign
 from experiments.models import Strategy
 from experiments.strategies import recommend_for_image, recommend_for_photo
 from experiments.tokens import impression_token
-from experiments.visitors import new_id
+from experiments.visitors import new_id, signed
 from photos.imaging import ImageRejected
 from photos.models import Photo, Rendition
 from photos.renditions import SPECS
@@ -46,13 +48,12 @@ from recommender.services import request_recluster_if_stale
 from .errors import ErrorSerializer, ServiceUnavailable
 from .filters import plain
 from .schema import AutoSchema
-from .serializers import ModeField
+from .serializers import ModeField, SignedVisitorField
 from .throttling import AnonRateThrottle
 
 SOURCE = "widget"
 DEFAULT_COUNT = 6
 MAX_COUNT = 24
-VISITOR_PATTERN = r"^([0-9a-f]{32})?$"
 REF_SALT = "stylefinder.widget.ref"
 REF_MAX_AGE = 24 * 3600
 THUMB_SIDE = next(spec.max_side for spec in SPECS if spec.name == "thumb")
@@ -63,17 +64,15 @@ _MEDIA_NAME = re.compile(r"(?:^|/)((?:renditions|originals)/[^/]+)$")
 # --- Shapes --------------------------------------------------------------------------------------
 
 
-def _visitor_field() -> serializers.RegexField:
-    return serializers.RegexField(
-        VISITOR_PATTERN,
+def _visitor_field() -> SignedVisitorField:
+    return SignedVisitorField(
         required=False,
         allow_blank=True,  # empty: not given
         help_text=(
-            "The widget's visitor id (32 lowercase hex digits, kept in the embedding site's "
-            "localStorage). Decides the A/B variant; the impression token is bound to it. "
-            "Without it a new id is made and returned."
+            "The widget's visitor id: the `visitor` of an earlier answer (issued and signed by "
+            "this gallery, kept in the embedding site's localStorage). Decides the A/B variant; "
+            "the impression token is bound to it. Without it a new id is issued and returned."
         ),
-        error_messages={"invalid": "visitor must be 32 lowercase hexadecimal digits."},
     )
 
 
@@ -145,7 +144,9 @@ class WidgetResponseSerializer(serializers.Serializer):
         allow_null=True, help_text="The source photo; null for an uploaded image."
     )
     variant = serializers.CharField(help_text="The visitor's A/B variant.")
-    visitor = serializers.CharField(help_text="The visitor id the list was made for.")
+    visitor = serializers.CharField(
+        help_text="The visitor id the list was made for, signed: send it as `visitor` from now on."
+    )
     items = WidgetItemSerializer(many=True)
     impression = serializers.CharField(
         allow_blank=True,
@@ -230,7 +231,7 @@ def _payload(
     data = {
         "photo": photo,
         "variant": assignment.variant,
-        "visitor": visitor,
+        "visitor": signed(visitor),
         "items": items,
         "impression": token,
         "ref": ref,

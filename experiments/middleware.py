@@ -10,27 +10,32 @@ from .visitors import (
     VISITOR_COOKIE,
     VISITOR_COOKIE_AGE,
     new_id,
+    signed,
+    unsigned,
     valid_id,
 )
 
 
 class VisitorMiddleware:
-    """Gives every request `visitor_id` and `visit_id` and keeps both cookies fresh."""
+    """Gives every request `visitor_id` (from the signed `sf_vid` cookie) and `visit_id`, and
+    keeps both cookies fresh."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        visitor = request.COOKIES.get(VISITOR_COOKIE)
+        cookie = request.COOKIES.get(VISITOR_COOKIE)
         visit = request.COOKIES.get(VISIT_COOKIE)
-        request.visitor_id = visitor if valid_id(visitor) else new_id()
+        # An id this gallery did not sign is no visitor: a new one is issued in its place.
+        request.visitor_id = unsigned(cookie) or new_id()
         request.visit_id = visit if valid_id(visit) else new_id()
         response = self.get_response(request)
         secure = not settings.DEBUG
-        if visitor != request.visitor_id:
+        value = signed(request.visitor_id)
+        if cookie != value:
             response.set_cookie(
                 VISITOR_COOKIE,
-                request.visitor_id,
+                value,
                 max_age=VISITOR_COOKIE_AGE,
                 samesite="Lax",
                 secure=secure,

@@ -56,7 +56,7 @@ from recommender.space import StyleSpace
 from .assignment import assign, forced_strategy, running_experiment
 from .models import Experiment, Strategy, Variant
 from .strategies import drawing_from
-from .visitors import VISIT_COOKIE, VISITOR_COOKIE
+from .visitors import VISIT_COOKIE, VISITOR_COOKIE, signed
 from .wsgi_client import WSGIApp, WSGIClient
 
 USER_AGENT = (
@@ -460,7 +460,7 @@ class Simulator:
             headers={"User-Agent": USER_AGENT},
             remote_addr=address,
         )
-        client.cookies[VISITOR_COOKIE] = visitor_id
+        client.cookies[VISITOR_COOKIE] = signed(visitor_id)  # as the site would issue it
         client.cookies[VISIT_COOKIE] = visit_id
 
         def post(event: dict) -> bool:

@@ -22,12 +22,14 @@
  * Content-Security-Policy (styles are set through the CSSOM, inside a shadow root). If the
  * gallery cannot be reached the div is left as it is (its own content stays), and nothing is
  * thrown. Impressions (the strip at least half visible) and clicks are reported with the
- * visitor's A/B variant; the visitor is a random id kept in this site's localStorage.
+ * visitor's A/B variant; the visitor is an id the gallery issues and signs, kept in this site's
+ * localStorage.
  */
 (function (window, document) {
   "use strict";
 
   var ID = /^[0-9a-f]{32}$/;
+  var SIGNED_ID = /^[0-9a-f]{32}:[A-Za-z0-9_-]{20,100}$/;
   var WEB = /^https?:/;
   var PREFIX = "stylefinder.";
   var VISIT_MS = 30 * 60 * 1000; // a visit lapses after 30 minutes without activity
@@ -89,14 +91,17 @@
     return hex;
   };
 
-  // The visitor: one random id per browser and site, for as long as the site's storage lasts.
+  // The visitor: issued and signed by the gallery in its first answer, then kept per browser
+  // and site for as long as the site's storage lasts (in memory when there is no storage).
   var visitor = function () {
     var id = read(local, "visitor");
-    if (!ID.test(id)) {
-      id = newId();
-      write(local, "visitor", id);
+    return SIGNED_ID.test(id) ? id : "";
+  };
+  var remember = function (data) {
+    if (data && typeof data.visitor === "string" && SIGNED_ID.test(data.visitor)) {
+      write(local, "visitor", data.visitor);
     }
-    return id;
+    return data;
   };
 
   // The visit: one id per tab, renewed after 30 minutes without activity (sliding).
@@ -129,18 +134,23 @@
     init = init || {};
     init.mode = "cors";
     init.credentials = "omit"; // the gallery's cookies are not ours to send
-    return window.fetch(url, init).then(function (response) {
-      if (!response.ok) {
-        throw response;
-      }
-      return response.json();
-    });
+    return window
+      .fetch(url, init)
+      .then(function (response) {
+        if (!response.ok) {
+          throw response;
+        }
+        return response.json();
+      })
+      .then(remember);
   };
 
   // Events are JSON sent as text/plain: a CORS "simple request", so a beacon needs no preflight.
   var send = function (event) {
     try {
-      event.visitor = visitor();
+      if (visitor()) {
+        event.visitor = visitor();
+      }
       event.visit = visit();
       var body = JSON.stringify(event);
       var url = api + "events/";
@@ -165,7 +175,8 @@
 
   var query = function (options) {
     var mode = options.mode ? "&mode=" + encodeURIComponent(options.mode) : "";
-    return "count=" + options.count + "&visitor=" + visitor() + mode;
+    var id = visitor() ? "&visitor=" + encodeURIComponent(visitor()) : "";
+    return "count=" + options.count + id + mode;
   };
 
   // An image of this site: read here, analysed by the gallery (never stored). The answer's
@@ -185,7 +196,9 @@
           var form = new FormData();
           form.append("image", blob, "image");
           form.append("count", options.count);
-          form.append("visitor", visitor());
+          if (visitor()) {
+            form.append("visitor", visitor());
+          }
           return getJSON(api + "widget/", { method: "POST", body: form });
         })
         .then(function (data) {
@@ -377,6 +390,21 @@
 
   // --- Start -------------------------------------------------------------------------------------
 
+  // Until the gallery has issued this browser's visitor id, lists are asked for one at a time:
+  // the first answer brings the id and the others use it (else each would get an id of its own
+  // and the events of all but one would be refused).
+  var issuing = null;
+  var inTurn = function (ask) {
+    if (visitor()) {
+      return ask();
+    }
+    if (!issuing) {
+      issuing = ask();
+      return issuing;
+    }
+    return issuing.then(ask, ask);
+  };
+
   var load = function (host) {
     if (host.stylefinderLoaded) {
       return;
@@ -395,8 +423,9 @@
       if (!options.photo) {
         return;
       }
-      Promise.resolve(options)
-        .then(fetchList)
+      inTurn(function () {
+        return fetchList(options);
+      })
         .then(function (data) {
           render(host, data, options);
         })

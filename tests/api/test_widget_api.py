@@ -20,7 +20,8 @@ EVENTS = "/api/events/"
 BROWSER = {"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"}
 ALLOWED = "http://photographer.example"
 FOREIGN = "http://elsewhere.example"
-VISITOR = "0123456789abcdef0123456789abcdef"
+VISITOR_ID = "0123456789abcdef0123456789abcdef"
+VISITOR = visitors.signed(VISITOR_ID)  # as the gallery issued it
 VISIT = "fedcba9876543210fedcba9876543210"
 
 
@@ -64,11 +65,11 @@ def post_text(client: Client, event: dict, **extra):
 
 
 def visitors_with_variants(names: set[str]) -> dict[str, str]:
-    """A visitor id for each variant name (assignment is a hash: search a few ids)."""
+    """A signed visitor id for each variant name (assignment is a hash: search a few ids)."""
     found: dict[str, str] = {}
     for i in range(200):
         visitor = f"{i:032x}"
-        found.setdefault(assignment.assign(visitor).variant, visitor)
+        found.setdefault(assignment.assign(visitor).variant, visitors.signed(visitor))
         if names <= set(found):
             return found
     raise AssertionError(f"no visitors for {names}")
@@ -116,7 +117,7 @@ def test_widget_has_the_documented_shape(client, photos):
 
     # The token describes the list as shown, for this widget visitor, from the widget.
     token = tokens.read_token(body["impression"])
-    assert token["v"] == VISITOR
+    assert token["v"] == VISITOR_ID
     assert (token["src"], token["p"], token["n"]) == ("widget", source.pk, "style_knn")
     assert [[i, pos] for i, pos, _ in token["i"]] == [[it["id"], it["position"]] for it in items]
 
@@ -175,7 +176,7 @@ def test_nothing_found_is_a_404(client, photos, params):
 def test_photo_wins_over_image_url_and_ref(client, photos):
     body = widget(client, photo=photos[1].pk, image_url="x", ref="y", visitor="").json()
     assert body["photo"]["id"] == photos[1].pk
-    assert visitors.valid_id(body["visitor"])  # an empty visitor is no visitor
+    assert visitors.unsigned(body["visitor"])  # an empty visitor is no visitor: a new one
 
 
 def test_unknown_or_hidden_photo_is_a_404_in_json(client, photos):
@@ -192,8 +193,8 @@ def test_unknown_or_hidden_photo_is_a_404_in_json(client, photos):
 
 def test_without_a_visitor_a_new_id_is_made_and_returned(client, photos):
     body = widget(client, photo=photos[0].pk).json()
-    assert visitors.valid_id(body["visitor"])
-    assert tokens.read_token(body["impression"])["v"] == body["visitor"]
+    issued = visitors.unsigned(body["visitor"])
+    assert issued and tokens.read_token(body["impression"])["v"] == issued
 
 
 def test_assignment_follows_the_explicit_visitor_and_is_sticky(photos, experiment):
@@ -263,7 +264,7 @@ def test_an_uploaded_image_gets_a_list_and_a_ref_for_reloads(client, photos):
     assert len(body["items"]) == 3
     assert body["ref"]
     token = tokens.read_token(body["impression"])
-    assert (token["v"], token["src"], token["p"]) == (VISITOR, "widget", None)
+    assert (token["v"], token["src"], token["p"]) == (VISITOR_ID, "widget", None)
 
     # A reload asks again with the ref: the same list, a fresh token, no upload.
     again = widget(client, ref=body["ref"], count=3, visitor=VISITOR).json()
@@ -306,7 +307,7 @@ def test_widget_events_use_the_explicit_visitor_and_visit(photos, experiment):
     impression = {"type": "impression", "token": token, "visitor": visitor, "visit": VISIT}
     assert post_text(client, impression).status_code == 204
     row = Impression.objects.get()
-    assert (row.visitor_id, row.visit_id, row.variant) == (visitor, VISIT, "rnd")
+    assert (row.visitor_id, row.visit_id, row.variant) == (visitors.unsigned(visitor), VISIT, "rnd")
     assert (row.source, row.source_photo_id, row.experiment_id) == (
         "widget",
         photos[0].pk,
@@ -326,7 +327,11 @@ def test_widget_events_use_the_explicit_visitor_and_visit(photos, experiment):
     assert post_text(client, click).status_code == 204
     saved = Click.objects.get()
     assert (saved.target_id, saved.position, saved.variant) == (second["id"], 2, "rnd")
-    assert (saved.visitor_id, saved.visit_id, saved.impression_id) == (visitor, VISIT, row.pk)
+    assert (saved.visitor_id, saved.visit_id, saved.impression_id) == (
+        visitors.unsigned(visitor),
+        VISIT,
+        row.pk,
+    )
 
     # Time on page needs a page view this gallery issued: a made-up one is refused.
     dwell = {
@@ -343,7 +348,7 @@ def test_widget_events_use_the_explicit_visitor_and_visit(photos, experiment):
 
 def test_a_token_cannot_be_reported_by_another_visitor(client, photos):
     token = widget(client, photo=photos[0].pk, visitor=VISITOR).json()["impression"]
-    other = "f" * 32
+    other = visitors.signed("f" * 32)
     response = post_text(client, {"type": "impression", "token": token, "visitor": other})
     assert response.status_code == 400
     assert "another visitor" in response.json()["detail"]
@@ -493,10 +498,18 @@ def test_a_replayed_forgery_does_not_make_its_variant_win(photos, experiment):
     seen = {"knn": 0, "rnd": 0}
     for i, visitor in enumerate(genuine):  # every third visitor of each variant clicks
         variant = assignment.assign(visitor).variant
-        visit(visitor, f"198.51.100.{i + 1}", click=seen[variant] % 3 == 0)
+        visit(visitors.signed(visitor), f"198.51.100.{i + 1}", click=seen[variant] % 3 == 0)
         seen[variant] += 1
-    chosen = [f"{i:032x}" for i in range(1000, 3000)]
-    forged = [v for v in chosen if assignment.assign(v).variant == "rnd"][:40]
+    # Chosen ids are refused now: the gallery signs the ids it issues ...
+    attacker = Client(REMOTE_ADDR="203.0.113.66")
+    chosen = widget(attacker, photo=photos[0].pk, visitor=f"{1000:032x}")
+    assert chosen.status_code == 400 and "issued" in field_errors(chosen)["visitor"][0]
+    # ... so the attacker asks for fresh ones and keeps those that land in "rnd".
+    forged: list[str] = []
+    while len(forged) < 40:
+        body = widget(attacker, photo=photos[0].pk).json()
+        if body["variant"] == "rnd":
+            forged.append(body["visitor"])
     for visitor in forged:
         visit(visitor, "203.0.113.66", click=True)
 

@@ -70,8 +70,8 @@ def test_impression_click_and_time_on_page(live_server, photos, experiment, page
     page.goto(live_server.url + source.get_absolute_url())
     strip = page.locator("section#similar")
     variant = strip.get_attribute("data-variant")
-    visitor_id = next(
-        c["value"] for c in page.context.cookies() if c["name"] == visitors.VISITOR_COOKIE
+    visitor_id = visitors.unsigned(
+        next(c["value"] for c in page.context.cookies() if c["name"] == visitors.VISITOR_COOKIE)
     )
     assert variant == assignment.assign(visitor_id).variant  # the visitor's sticky variant
     assert strip.get_attribute("data-impression")

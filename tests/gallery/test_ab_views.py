@@ -135,7 +135,7 @@ def test_a_visitor_keeps_the_same_variant_across_requests(library, experiment):
         assert len(variants) == 1, "sticky: one variant per visitor cookie"
         seen |= variants
         # The cookie is what makes it sticky: the same id is assigned the same variant.
-        visitor_id = client.cookies[visitors.VISITOR_COOKIE].value
+        visitor_id = visitors.unsigned(client.cookies[visitors.VISITOR_COOKIE].value)
         assert assignment.assign(visitor_id).variant == variants.pop()
     assert seen == {"knn", "rnd"}, "12 visitors are not all in one half (p = 2^-11)"
 
@@ -144,7 +144,7 @@ def test_the_cookie_is_set_once_and_kept(library, experiment):
     client = visitor()
     first = client.get(library[0].get_absolute_url())
     visitor_id = first.cookies[visitors.VISITOR_COOKIE].value
-    assert visitors.valid_id(visitor_id)
+    assert visitors.unsigned(visitor_id)  # signed by the site
     second = client.get(library[1].get_absolute_url())
     assert visitors.VISITOR_COOKIE not in second.cookies  # not re-issued: unchanged
     assert client.cookies[visitors.VISITOR_COOKIE].value == visitor_id
@@ -283,7 +283,7 @@ def test_the_token_describes_the_list_as_shown(library, experiment):
     client = visitor()
     html, section = visit_photo(client, library[0])
     payload = tokens.read_token(section["data-impression"])
-    assert payload["v"] == client.cookies[visitors.VISITOR_COOKIE].value
+    assert payload["v"] == visitors.unsigned(client.cookies[visitors.VISITOR_COOKIE].value)
     assert payload["e"] == experiment.pk
     assert payload["n"] == section["data-variant"]
     assert payload["s"] == {"knn": "style_knn", "rnd": "random"}[payload["n"]]
@@ -329,7 +329,7 @@ def test_posting_the_token_stores_one_impression(library, experiment):
     assert post_event(client, type="impression", token=token).status_code == 204  # again
 
     impression = Impression.objects.get()
-    assert impression.visitor_id == client.cookies[visitors.VISITOR_COOKIE].value
+    assert impression.visitor_id == visitors.unsigned(client.cookies[visitors.VISITOR_COOKIE].value)
     assert impression.visit_id == client.cookies[visitors.VISIT_COOKIE].value
     assert impression.experiment_id == experiment.pk
     assert impression.variant == section["data-variant"]
@@ -371,7 +371,7 @@ def test_a_click_stores_its_position_and_variant(library, experiment):
     click = Click.objects.get()
     assert (click.position, click.target_id) == (2, photo)
     assert click.variant == section["data-variant"]
-    assert click.visitor_id == client.cookies[visitors.VISITOR_COOKIE].value
+    assert click.visitor_id == visitors.unsigned(client.cookies[visitors.VISITOR_COOKIE].value)
     # A click implies the list was shown, even if the impression beacon was lost.
     assert click.impression == Impression.objects.get()
     # The same click reported twice is one click.
