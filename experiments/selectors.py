@@ -30,9 +30,9 @@ def suspicious_clients(experiment=None) -> list[str]:
     return sorted(client for client, ids in visitors.items() if len(ids) > limit)
 
 
-def screening(experiment=None) -> dict:
-    """What `load_events` leaves out, for the report: the rule and the events it caught."""
-    clients = suspicious_clients(experiment)
+def screening(experiment, clients: list[str]) -> dict:
+    """What `load_events` leaves out for `clients` (`suspicious_clients`), for the report: the
+    rule and the events it caught."""
     impressions = Impression.objects.filter(client__in=clients)
     clicks = Click.objects.filter(client__in=clients)
     times = PageTime.objects.filter(client__in=clients)
@@ -149,9 +149,7 @@ def experiment_report(experiment=None) -> dict:
     """
     if experiment is not None and not hasattr(experiment, "pk"):
         experiment = Experiment.objects.get(pk=experiment)
-    screened = screening(experiment)
-    report = build_report(
-        load_events(experiment, suspicious_clients(experiment)), experiment_info(experiment)
-    )
-    report["screened"] = screened
+    clients = suspicious_clients(experiment)
+    report = build_report(load_events(experiment, clients), experiment_info(experiment))
+    report["screened"] = screening(experiment, clients)
     return report
