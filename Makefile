@@ -1,6 +1,7 @@
 # Stylefinder: two commands on a fresh machine.
 #   make demo   set up .venv, install, build the demo gallery, serve http://127.0.0.1:$(PORT)
 #   make test   install the dev requirements (and Chromium if missing), lint, run the whole suite
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,16 +22,24 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/stylefinder_unit
 .PHONY: demo serve test test-unit test-postgres test-integration lint format install install-dev \
 	system-deps services clean
 
+# pip says what it collects and installs (one line per package), so a first install that takes
+# minutes is never silent; "already satisfied" lines are left out.
+PIP_INSTALL := PYTHONUNBUFFERED=1 $(PY) -m pip install --disable-pip-version-check --progress-bar on
+PIP_FILTER := grep -v --line-buffered '^Requirement already satisfied' || true
+
 $(PY):
+	@echo "==> Creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV) || { bash scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 
 $(STAMPS)/requirements: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements.txt
+	@echo "==> Installing the site's packages (a few minutes the first time: TensorFlow is large)"
+	@set -o pipefail; $(PIP_INSTALL) -r requirements.txt 2>&1 | { $(PIP_FILTER); }
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/requirements-dev: requirements-dev.txt requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@echo "==> Installing the site's and the test suite's packages (a few minutes the first time)"
+	@set -o pipefail; $(PIP_INSTALL) -r requirements-dev.txt 2>&1 | { $(PIP_FILTER); }
 	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/requirements
 
 install: $(STAMPS)/requirements
@@ -45,8 +54,8 @@ services:
 demo serve: export STYLEFINDER_CNN_WEIGHTS ?= $(SHARED_CNN)
 
 demo: install
-	$(PY) manage.py demo
-	$(MAKE) serve
+	@echo "==> Building the demo gallery, then serving it"
+	$(PY) manage.py demo --serve
 
 serve: install
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)

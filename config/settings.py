@@ -165,9 +165,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------------------------
-# No broker configured = the embedded default: tasks run in-process, right away.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# No broker configured = the embedded default: tasks run in-process, right away. Celery still
+# opens a producer for an eager task; kombu's in-memory transport keeps it from looking for an
+# AMQP broker on localhost (and warning that no hostname was given).
+CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost//"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -437,4 +439,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    # Warnings are for what someone must act on; these INFO lines are not.
+    "loggers": {
+        "axes": {"level": "WARNING"},  # a banner per process start (lockouts are warnings)
+        "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        # In-process tasks: a "succeeded" line per photo. A worker keeps them (its own log).
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }

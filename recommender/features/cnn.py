@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -56,6 +58,13 @@ from .base import ExtractorUnavailable, FeatureExtractor
 
 # Quiet TensorFlow's C++ logging; must be set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What TensorFlow's native code prints on import whatever the log level (absl writes it before
+# any level applies): start-up information, not something a user can act on.
+TF_STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|I\d{4} .*\b(port|cpu_feature_guard)\.cc:\d+\]"
+    r"|To enable the following instructions:)"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,9 +215,41 @@ def _host_unreachable(host: str, timeout: float) -> str | None:
     return None if error is None else f"cannot resolve {host} ({error})"
 
 
+def _import_keras() -> Any:
+    """Import Keras (and TensorFlow under it) without TensorFlow's native start-up lines.
+
+    Those lines go straight to file descriptor 2, so it points at a file during the import;
+    everything else written there meanwhile (another thread's log line, a real native warning)
+    is written back afterwards.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line
+                for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not TF_STARTUP_NOISE.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+    return keras
+
+
 def _keras_cache_has(application: str) -> bool:
     """Whether the Keras cache seems to hold weights for `application` (no download needed)."""
     try:
+        _import_keras()
         from keras.src.backend.config import keras_home
 
         home = keras_home()
@@ -261,7 +302,7 @@ def _load_backbone(config: CnnConfig) -> _Backbone:
         raise _unavailable(f"{ENV_WEIGHTS}={weights} {what}.")
 
     try:
-        import keras
+        keras = _import_keras()
     except Exception as exc:  # ImportError, or a broken TensorFlow install
         raise _unavailable(f"TensorFlow/Keras cannot be imported ({exc}).") from exc
 

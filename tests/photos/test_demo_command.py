@@ -21,6 +21,7 @@ from photos.demo_gallery import (
     DEMO_LOOKS,
     DemoPhoto,
     available_sources,
+    demo_order,
     demo_photo_count,
     iter_demo_photos,
     render,
@@ -44,7 +45,7 @@ def run_demo(*args: str) -> str:
 
 def test_demo_gallery_is_every_source_in_every_look(demo_photos):
     sources = [source.key for source in available_sources()]
-    assert len(demo_photos) >= 60
+    assert len(demo_photos) >= 40
     assert len(demo_photos) == demo_photo_count() == len(sources) * len(DEMO_LOOKS)
     assert {(p.source, p.look) for p in demo_photos} == set(product(sources, DEMO_LOOKS))
     assert len({hashlib.sha256(p.data).hexdigest() for p in demo_photos}) == len(demo_photos)
@@ -69,8 +70,19 @@ def test_demo_photos_are_named_jpegs_no_larger_than_their_source(demo_photos):
 def test_demo_photos_are_deterministic(demo_photos):
     by_key = {(p.source, p.look): p for p in demo_photos}
     source = available_sources()[0]
-    for look in ("original", "warm", "faded"):
+    for look in DEMO_LOOKS[:3]:
         assert render(source, look).data == by_key[(source.key, look)].data
+
+
+def test_demo_order_mixes_subjects_and_looks_in_every_run_of_photos():
+    order = demo_order(8, 5)
+    assert sorted(order) == sorted(product(range(8), range(5)))  # every pair, once
+    for start in range(len(order) - 8 + 1):
+        window = order[start : start + 8]
+        assert len({source for source, _ in window}) == 8
+        assert len({look for _, look in window}) >= 2
+    # more looks than sources still gives every pair
+    assert sorted(demo_order(3, 7)) == sorted(product(range(3), range(7)))
 
 
 def test_demo_sources_are_read_from_the_installed_packages():
@@ -102,15 +114,17 @@ def signed_in_as(username: str, password: str):
     return get_user_model().objects.get(pk=client.session["_auth_user_id"])
 
 
-def test_demo_command_builds_the_site_and_is_idempotent(transactional_db, demo_env, client):
+def test_demo_command_builds_the_site_and_is_idempotent(transactional_db, demo_env, client, caplog):
     output = run_demo()
+    # Quiet where nothing is wrong: no broker warning without a broker, no line per task.
+    assert not [r for r in caplog.records if r.name.startswith(("kombu", "celery"))]
 
     user = get_user_model().objects.get(username="photographer")
     assert user.is_staff and user.is_superuser and user.is_active
     assert signed_in_as("photographer", "a-long-demo-passphrase") == user
 
     expected = demo_photo_count()
-    assert expected >= 60
+    assert expected >= 40
     assert Photo.objects.count() == expected
     assert Photo.objects.filter(status=Photo.Status.READY).count() == expected
     assert f"{expected} imported, 0 already present, 0 rejected" in output
@@ -119,6 +133,22 @@ def test_demo_command_builds_the_site_and_is_idempotent(transactional_db, demo_e
     photo = Photo.objects.get(original_filename="coffee-sepia.jpg")
     assert photo.title == "Coffee — sepia"
     assert photo.renditions.count() > 0
+    # Not a terminal: progress comes as whole lines, not a redrawn bar.
+    assert f"Importing the demo gallery: {expected} photos…\n" in output
+    assert f"  {expected}/{expected} photos imported\n" in output
+    assert "\r" not in output
+    assert "make serve" in output
+
+    # The first gallery page mixes subjects (and looks) instead of one subject in every look.
+    page = client.get(reverse("gallery:index"))
+    shown = [
+        Photo.objects.get(pk=pk)
+        for pk in re.findall(r'href="/photos/(\d+)/"', page.content.decode())
+    ]
+    assert len(shown) >= 12
+    subjects = {photo.original_filename.split("-", 1)[0] for photo in shown}
+    looks = {photo.original_filename.split("-", 1)[1] for photo in shown}
+    assert len(subjects) >= 6 and len(looks) >= 3
 
     again = run_demo()
     assert Photo.objects.count() == expected
@@ -169,3 +199,23 @@ def test_demo_fails_when_nothing_can_be_imported(transactional_db, demo_env, mon
     assert not Photo.objects.exists()
     # The admin user was still set up.
     assert get_user_model().objects.filter(username="photographer").exists()
+
+
+def test_serve_opens_every_kind_of_page_then_serves(transactional_db, demo_env, monkeypatch):
+    served = []
+    real_call_command = call_command
+
+    def record_runserver(name, *args, **kwargs):
+        if name == "runserver":
+            served.append((args, kwargs))
+            return None
+        return real_call_command(name, *args, **kwargs)
+
+    monkeypatch.setattr("photos.management.commands.demo.call_command", record_runserver)
+    output = run_demo("--limit", "6", "--serve")
+
+    assert served == [(("127.0.0.1:8123",), {"use_reloader": False})]
+    assert "Opening each kind of page once" in output
+    assert "answered" not in output  # every page (and the query upload) answered 200
+    assert "Serving the demo at http://127.0.0.1:8123/" in output
+    assert output.index("done in") < output.index("Serving the demo")

@@ -344,3 +344,47 @@ def test_network_stalled_download_times_out(tmp_path):
     assert not outcome["available"]
     assert outcome["seconds"] < 10, outcome
     assert "timed out" in outcome["message"] and "MobileNetV2" in outcome["message"]
+
+
+def test_importing_tensorflow_prints_none_of_its_start_up_lines():
+    """absl writes TensorFlow's start-up information (oneDNN, CPU features) to the terminal
+    whatever the log level; importing through the extractor keeps it out, and keeps the rest."""
+    script = (
+        "import os, sys\n"
+        "from recommender.features.cnn import _import_keras\n"
+        "keras = _import_keras()\n"
+        "os.write(2, b'after the import\\n')\n"
+        "print(keras.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "keras"
+    assert "oneDNN" not in done.stderr
+    assert "absl::InitializeLog" not in done.stderr
+    assert "cpu_feature_guard" not in done.stderr
+    assert done.stderr.strip().endswith("after the import")
+
+
+def test_tensorflow_start_up_noise_pattern_keeps_other_lines():
+    from recommender.features.cnn import TF_STARTUP_NOISE
+
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796315736.830548    5943 port.cc:153] oneDNN custom operations are on.",
+        "I0000 00:00:1796315819.033991 6278 cpu_feature_guard.cc:227] This TensorFlow binary",
+        "To enable the following instructions: AVX2 AVX512F, in other operations, rebuild",
+    ]
+    kept = [
+        "E0000 00:00:1796315736.830548 5943 cuda_dnn.cc:8310] Unable to register cuDNN factory",
+        "Traceback (most recent call last):",
+        "WARNING photos.pipeline: photo 3 failed",
+    ]
+    assert all(TF_STARTUP_NOISE.match(line) for line in noise)
+    assert not any(TF_STARTUP_NOISE.match(line) for line in kept)

@@ -2,7 +2,9 @@
 
 Migrates the database, creates (or updates) a staff superuser, imports the demo gallery (real
 photographs shipped with scikit-image and scikit-learn, in every look; see `photos.demo_gallery`)
-and says where to go. Safe to run again: what is already there is left as it is.
+and says where to go. Safe to run again: what is already there is left as it is. With ``--serve``
+it then opens every kind of page once in this process (index, templates and the CNN are loaded
+before the first visitor comes) and serves the site with Django's development server.
 
 Environment: ``DEMO_ADMIN_USER`` (default "admin"), ``DEMO_ADMIN_PASSWORD`` (a new user without it
 gets a random password, printed once), ``PORT`` (only for the printed addresses, default 8000).
@@ -16,6 +18,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -23,6 +26,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
 from tqdm import tqdm
 
 from photos.demo_gallery import demo_photo_count, iter_demo_photos
@@ -57,6 +62,14 @@ class Command(BaseCommand):
             metavar="N",
             help="Import only the first N demo photos (quick checks and tests).",
         )
+        parser.add_argument(
+            "--serve",
+            action="store_true",
+            help=(
+                "Then open each kind of page once (so the first visitor waits for nothing) and "
+                "serve the site on 127.0.0.1:$PORT with the development server."
+            ),
+        )
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
@@ -68,9 +81,15 @@ class Command(BaseCommand):
         failure = None
         if not options["no_photos"]:
             failure = self.import_gallery(limit=options["limit"], verbosity=verbosity)
-        self.where_to_go(username)
         if failure:
+            self.where_to_go(username, serving=False)
             raise CommandError(failure)
+        if not options["serve"]:
+            self.where_to_go(username, serving=False)
+            return
+        self.warm_up()
+        self.where_to_go(username, serving=True)
+        call_command("runserver", f"127.0.0.1:{_port()}", use_reloader=False)
 
     # --- steps ------------------------------------------------------------------------------------
 
@@ -144,12 +163,8 @@ class Command(BaseCommand):
         photos = iter_demo_photos()
         if limit is not None:
             photos = itertools.islice(photos, limit)
-        progress = tqdm(
-            total=total,
-            desc="Importing the demo gallery",
-            unit="photo",
-            file=sys.stderr,
-            disable=verbosity == 0 or not sys.stderr.isatty(),
+        progress = _Progress(
+            total, "Importing the demo gallery", stream=self.stdout, enabled=verbosity > 0
         )
         # One INFO line per photo would drown the progress bar; -v 2 shows them.
         with progress, _quiet_loggers(("photos", "recommender"), enabled=verbosity < 2):
@@ -212,14 +227,78 @@ class Command(BaseCommand):
             detail += f", {statuses[Photo.Status.FAILED]} failed"
         self.stdout.write(f"Library: {library} photo{'s' if library != 1 else ''} ({detail}).")
 
-    def where_to_go(self, username: str) -> None:
-        port = os.environ.get("PORT", "").strip() or "8000"
+    def warm_up(self) -> None:
+        """Open every kind of page once, in this process: the first visitor's page then pays for
+        nothing (the index, the templates, the CNN behind "Find similar" are loaded already)."""
+        started = time.perf_counter()
+        self.stdout.write("Opening each kind of page once, so that no visitor waits…")
+        client = Client(HTTP_HOST="127.0.0.1")
+        first = Photo.objects.public().order_by("-created_at", "-id").first()
+        pages = [reverse("gallery:index"), reverse("gallery:albums"), reverse("gallery:widget")]
+        pages += [reverse("gallery:find_similar"), reverse("api:photo-list")]
+        if first is not None:
+            pages += [first.get_absolute_url(), reverse("api:photo-similar", args=[first.pk])]
+        slow = []
+        for page in pages:
+            status = client.get(page).status_code
+            if status != 200:
+                slow.append(f"{page} answered {status}")
+        if first is not None:
+            with first.original.open("rb") as original:
+                image = io.BytesIO(original.read())
+            image.name = first.original_filename or "query.jpg"
+            status = client.post(reverse("api:similar-upload"), {"image": image}).status_code
+            if status != 200:
+                slow.append(f"a query upload answered {status}")
+        for problem in slow:
+            self.stdout.write(self.style.WARNING(f"  {problem}"))
+        self.stdout.write(f"  done in {time.perf_counter() - started:.1f} s.")
+
+    def where_to_go(self, username: str, *, serving: bool) -> None:
+        port = _port()
         base = f"http://127.0.0.1:{port}"
-        self.stdout.write(
-            "\nStart the site with:  python manage.py runserver 127.0.0.1:" + port + "\n"
-            f"  Gallery: {base}/\n"
-            f"  Admin:   {base}/admin/  (user “{username}”)"
-        )
+        if serving:
+            serving_line = f"\nServing the demo at {base}/ (Ctrl-C stops it)"
+            self.stdout.write(self.style.SUCCESS(serving_line))
+        else:
+            self.stdout.write(
+                "\nServe the site with:  make serve  (or python manage.py runserver "
+                f"127.0.0.1:{port})"
+            )
+        self.stdout.write(f"  Gallery: {base}/\n  Admin:   {base}/admin/  (user “{username}”)")
+
+
+def _port() -> str:
+    return os.environ.get("PORT", "").strip() or "8000"
+
+
+class _Progress:
+    """One progress bar on a terminal; elsewhere (make's output piped to a log) a line at every
+    quarter, since a redrawn bar there is one endless line."""
+
+    def __init__(self, total: int, label: str, *, stream, enabled: bool) -> None:
+        self.total, self.label, self.stream, self.done = total, label, stream, 0
+        self.enabled = enabled and total > 0
+        self.bar = None
+        if self.enabled and sys.stderr.isatty():
+            self.bar = tqdm(total=total, desc=label, unit="photo", file=sys.stderr)
+        elif self.enabled:
+            self.stream.write(f"{label}: {total} photos…")
+        self.marks = {round(total * share) for share in (0.25, 0.5, 0.75, 1.0)}
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update()
+        elif self.enabled and self.done in self.marks:
+            self.stream.write(f"  {self.done}/{self.total} photos imported")
 
 
 @contextmanager
