@@ -22,10 +22,9 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/stylefinder_unit
 .PHONY: demo serve test test-unit test-postgres test-integration lint format install install-dev \
 	system-deps services clean
 
-# pip says what it collects and installs (one line per package), so a first install that takes
-# minutes is never silent; "already satisfied" lines are left out.
-PIP_INSTALL := PYTHONUNBUFFERED=1 $(PY) -m pip install --disable-pip-version-check --progress-bar on
-PIP_FILTER := grep -v --line-buffered '^Requirement already satisfied' || true
+# pip lists what it collects and installs; scripts/pip-install.sh adds a line every 15 s while pip
+# is quiet, so a first install that takes minutes is never silent.
+PIP_INSTALL := bash scripts/pip-install.sh $(PY)
 
 $(PY):
 	@echo "==> Creating the virtual environment $(VENV)"
@@ -34,12 +33,12 @@ $(PY):
 
 $(STAMPS)/requirements: requirements.txt | $(PY)
 	@echo "==> Installing the site's packages (a few minutes the first time: TensorFlow is large)"
-	@set -o pipefail; $(PIP_INSTALL) -r requirements.txt 2>&1 | { $(PIP_FILTER); }
+	@$(PIP_INSTALL) -r requirements.txt
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/requirements-dev: requirements-dev.txt requirements.txt | $(PY)
 	@echo "==> Installing the site's and the test suite's packages (a few minutes the first time)"
-	@set -o pipefail; $(PIP_INSTALL) -r requirements-dev.txt 2>&1 | { $(PIP_FILTER); }
+	@$(PIP_INSTALL) -r requirements-dev.txt
 	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/requirements
 
 install: $(STAMPS)/requirements
