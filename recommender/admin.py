@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 
@@ -117,6 +116,56 @@ class RecommenderSettingsForm(forms.ModelForm):
         if k_min is not None and k_max is not None and k_max < k_min:
             self.add_error("k_max", f"k max must be at least k min ({k_min}).")
         return cleaned
+
+
+def _number(value) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _label(key) -> str:
+    return str(key).replace("_", " ")
+
+
+def _summary(value, depth: int = 0) -> str:
+    """A JSON value of a run's config as one line of plain text (escaped where it is shown)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "none"
+        if len(value) == 2 and all(_number(part) is not None for part in value):
+            return f"{_summary(value[0])}–{_summary(value[1])}"  # a range, e.g. [0, 512]
+        if depth >= 2:
+            return f"{len(value)} items"
+        return ", ".join(_summary(part, depth + 1) for part in value)
+    if isinstance(value, dict):
+        if not value:
+            return "none"
+        if depth >= 2:
+            return f"{len(value)} settings"
+        return "; ".join(
+            f"{_label(key)} {_summary(value[key], depth + 1)}" for key in sorted(value)
+        )
+    text = str(value)
+    return text if len(text) <= 80 else f"{text[:40]}…{text[-12:]}"  # e.g. a long signature
+
+
+def _config_value(value) -> str:
+    """A top-level config value: a nested dictionary becomes a definition list of its own."""
+    if isinstance(value, dict) and value:
+        return format_html(
+            '<dl class="sf-config-nested">{}</dl>',
+            format_html_join(
+                "",
+                "<dt>{}</dt><dd>{}</dd>",
+                ((_label(key), _summary(value[key], 1)) for key in sorted(value)),
+            ),
+        )
+    return _summary(value)
 
 
 def _automatic_k(run: ClusterRun) -> bool:
@@ -329,6 +378,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
         "duration",
         "created_at",
         "finished_at",
+        "sweep_display",
         "config_display",
         "index_file",
         "error",
@@ -350,6 +400,8 @@ class ClusterRunAdmin(admin.ModelAdmin):
             ),
             ("Configuration", {"fields": ["config_display", "index_file"]}),
         ]
+        if obj is not None and obj.sweep:
+            fieldsets.insert(1, ("Sweep over k", {"fields": ["sweep_display"]}))
         if obj is not None and obj.error:
             fieldsets.insert(1, ("Error", {"fields": ["error"]}))
         return fieldsets
@@ -412,10 +464,48 @@ class ClusterRunAdmin(admin.ModelAdmin):
         """The name only: index files are private (no URL), kept out of the public media."""
         return run.space_file.name or "–"
 
+    @admin.display(description="sweep over k")
+    def sweep_display(self, run: ClusterRun) -> str:
+        """The k tried, each with its silhouette and WCSS; the k the run used is marked."""
+        rows = [entry for entry in (run.sweep or []) if isinstance(entry, dict)]
+        if not rows:
+            return "–"
+        body = format_html_join(
+            "",
+            '<tr{}><td class="sf-num">{}</td><td class="sf-num">{}</td>'
+            '<td class="sf-num">{}</td></tr>',
+            (
+                (
+                    format_html(' class="sf-chosen" title="{}"', "the k this run used")
+                    if run.k is not None and entry.get("k") == run.k
+                    else "",
+                    _summary(entry.get("k")),
+                    _fmt(_number(entry.get("silhouette"))),
+                    _fmt_wcss(_number(entry.get("wcss"))),
+                )
+                for entry in rows
+            ),
+        )
+        return format_html(
+            '<table class="sf-sweep"><thead><tr><th scope="col">k</th>'
+            '<th scope="col">silhouette</th><th scope="col">WCSS</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            body,
+        )
+
     @admin.display(description="configuration")
     def config_display(self, run: ClusterRun) -> str:
+        """The run's settings as a definition list; nested values are summarised in a line."""
+        config = run.config if isinstance(run.config, dict) else {}
+        if not config:
+            return "–"
         return format_html(
-            '<pre class="sf-config">{}</pre>', json.dumps(run.config, indent=2, sort_keys=True)
+            '<dl class="sf-config">{}</dl>',
+            format_html_join(
+                "",
+                "<dt>{}</dt><dd>{}</dd>",
+                ((_label(key), _config_value(config[key])) for key in sorted(config)),
+            ),
         )
 
 

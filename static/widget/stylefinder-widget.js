@@ -333,6 +333,7 @@
         "scroll-snap-type:x proximity;overscroll-behavior-x:contain"
     );
     list.setAttribute("role", "list"); // keeps list semantics without bullets (Safari)
+    list.setAttribute("part", "list");
     items.forEach(function (item, index) {
       var li = make("li", "flex:0 0 auto;margin:0;padding:0;scroll-snap-align:start");
       var link = make(
@@ -359,7 +360,34 @@
       list.appendChild(li);
     });
     box.appendChild(list);
+    // When the photos do not fit (a phone, a narrow column) the strip says that it scrolls: a
+    // fade at its right edge over the cut-off photo, and a hint under it.
+    var hint = make(
+      "p",
+      "display:none;margin:.25em 0 0;text-align:right;font:inherit;font-size:.8em;opacity:.75"
+    );
+    hint.setAttribute("part", "hint");
+    hint.setAttribute("aria-hidden", "true");
+    hint.textContent = "Scroll for more \u2192";
+    box.appendChild(hint);
     root.appendChild(box);
+    var fade = "linear-gradient(to right,#000 calc(100% - 32px),transparent)";
+    var fit = function () {
+      var scrolls = list.scrollWidth > list.clientWidth + 1;
+      var atEnd = list.scrollLeft + list.clientWidth >= list.scrollWidth - 1;
+      var mask = scrolls && !atEnd ? fade : "none";
+      list.style.webkitMaskImage = mask;
+      list.style.maskImage = mask;
+      hint.style.display = scrolls ? "block" : "none";
+    };
+    fit();
+    list.addEventListener("load", fit, true); // each image, as it arrives (load does not bubble)
+    list.addEventListener("scroll", fit, { passive: true });
+    if (window.ResizeObserver) {
+      new ResizeObserver(fit).observe(list);
+    } else {
+      window.addEventListener("resize", fit);
+    }
 
     var token = data.impression;
     if (token) {
