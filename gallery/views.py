@@ -64,6 +64,15 @@ def stage_sizes(image: Picture) -> str:
     return f"min(100vw, 90rem, (100vh - 9rem) * {image.ratio:.3f})"
 
 
+#: Below this width (px, of the largest rendition) a photo is shown at its own size beside its
+#: title and details on wide screens, instead of small and alone above an empty band.
+COMPACT_STAGE_MAX_WIDTH = 960
+
+
+def compact_stage(image: Picture | None) -> bool:
+    return image is not None and image.width < COMPACT_STAGE_MAX_WIDTH
+
+
 @dataclass(frozen=True)
 class Tile:
     """One photo of the gallery grid."""
@@ -313,6 +322,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "photo": photo,
             "image": image,
             "stage_sizes": stage_sizes(image) if image else "",
+            "compact_stage": compact_stage(image),
             "is_public": is_public,
             "preview_reasons": [] if is_public else _preview_reasons(photo),
             "previous_photo": neighbours.previous,

@@ -419,3 +419,23 @@ def _tag_pairs(response):
 def test_nav_marks_the_gallery_as_current_page(client):
     html = client.get(GALLERY).content.decode()
     assert '<a href="/" aria-current="page">Gallery</a>' in html
+
+
+def test_gallery_page_queries_do_not_grow_with_photos(
+    client, make_photo, settle, django_assert_max_num_queries
+):
+    for _ in range(3):
+        make_photo()
+    settle()
+    client.get(GALLERY)  # the first reader after a change may ask for a re-cluster; not this one
+    with django_assert_max_num_queries(6) as few:
+        assert client.get(GALLERY).status_code == 200
+    three = len(few)
+    assert three > 0
+    for _ in range(12):
+        make_photo()
+    settle()
+    client.get(GALLERY)
+    with django_assert_max_num_queries(three):
+        response = client.get(GALLERY)
+    assert len(grid_photo_ids(response)) == 15
