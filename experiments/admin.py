@@ -240,6 +240,7 @@ def dashboard_context(report: dict) -> dict:
         "sf_comparisons": comparisons,
         "sf_ranking_columns": [label for _, label in RANKING_COLUMNS],
         "sf_ranking": ranking,
+        "sf_has_events": any(v["impressions"] or v["visits"] for v in report["variants"]),
         "sf_daily_chart": ctr_by_day_chart(report["daily"]),
         "sf_position_chart": position_curve_chart(report["positions"]),
     }

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -553,3 +554,51 @@ def test_the_report_leaves_out_and_shows_one_address_behind_many_visitors(
         reverse("admin:experiments_experiment_report", args=[experiment.pk])
     ).content.decode()
     assert "Left out as suspicious: 1 address behind more than 3 visitor ids" in html
+
+
+def test_an_empty_experiment_list_says_how_to_start(admin_client, db):
+    changelist = reverse("admin:experiments_experiment_changelist")
+    html = admin_client.get(changelist).content.decode()
+    assert 'id="sf-experiments-empty"' in html
+    assert reverse("admin:experiments_experiment_add") in html
+    assert "python manage.py simulate_traffic --create-experiment random,style_knn" in html
+    assert "admin-extra/experiments.css" in html
+
+    Experiment.objects.create(name="Live", is_active=False)
+    html = admin_client.get(changelist).content.decode()
+    assert 'id="sf-experiments-empty"' not in html
+    assert "Live" in html
+
+
+def test_the_command_the_empty_states_give_runs(db, ingest, settle):
+    """The example is a real invocation of simulate_traffic, not prose that may drift."""
+    for seed in range(4):
+        ingest(image_file(f"sim-{seed}.jpg", seed=seed), title=f"Sim {seed}")
+    settle()
+    out = StringIO()
+    call_command(
+        "simulate_traffic", "--create-experiment", "random,style_knn", "--visitors", "3",
+        stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    assert "Created and activated experiment" in out.getvalue()
+
+
+def test_a_report_without_events_says_how_to_get_data_and_draws_no_chart(admin_client, db):
+    experiment = Experiment.objects.create(name="Quiet", is_active=True)
+    Variant.objects.create(experiment=experiment, name="a", strategy="style_knn", weight=1)
+    html = admin_client.get(
+        reverse("admin:experiments_experiment_report", args=[experiment.pk])
+    ).content.decode()
+    assert "No events yet" in html
+    assert f"python manage.py simulate_traffic --experiment {experiment.pk} --visitors 300" in html
+    assert "sf-multi-chart" not in html  # no empty charts
+    assert "admin-extra/experiments.css" in html
+
+
+def test_report_notes_are_styled_as_text_not_as_module_headers():
+    from django.contrib.staticfiles import finders
+
+    css = Path(finders.find("admin-extra/experiments.css")).read_text(encoding="utf-8")
+    rule = css[css.index(".sf-report .module caption.sf-note") :].split("}")[0]
+    assert "text-transform: none" in rule
+    assert "color: var(--body-fg" in rule and "background: var(--darkened-bg" in rule
