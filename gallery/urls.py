@@ -1,6 +1,8 @@
+from django.contrib.sitemaps.views import sitemap
 from django.urls import path, register_converter
 
-from . import views
+from . import seo, views
+from .sitemaps import SITEMAPS
 
 
 class RowIdConverter:
@@ -27,4 +29,6 @@ urlpatterns = [
     path("albums/", views.albums_index, name="albums"),
     path("albums/<id:pk>/", views.album_detail, name="album"),
     path("widget/", views.widget_page, name="widget"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", seo.robots_txt, name="robots"),
 ]

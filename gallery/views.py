@@ -42,6 +42,7 @@ from recommender.services import request_recluster_if_stale
 
 from . import selectors
 from .forms import WIDGET_DEFAULT_COUNT, WIDGET_DEFAULT_TITLE, FindSimilarForm, WidgetSnippetForm
+from .social import social_card
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +309,20 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     request_recluster_if_stale()  # the page reads the active run either way
     neighbours = selectors.photo_neighbours(photo)
     image = picture(photo, ("medium", "display"))
-    og_image = request.build_absolute_uri(image.src) if image and is_public else ""
+    card = (
+        social_card(
+            request,
+            kind="article",
+            site_name=settings.STYLEFINDER_SITE_TITLE,
+            title=photo.display_title,
+            description=photo.description
+            or f"{photo.display_title}, a photograph by {settings.STYLEFINDER_SITE_TITLE}.",
+            path=photo.get_absolute_url(),
+            image=image,
+        )
+        if is_public
+        else None
+    )
     assignment = assignment_for(request)
     show_similar = shows_recommendations(assignment)
     similar = _similar_to_photo(photo, assignment.strategy) if show_similar else []
@@ -328,7 +342,7 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "previous_photo": neighbours.previous,
             "next_photo": neighbours.next,
             "back_url": gallery_url(selectors.gallery_page_number_of(photo), photo),
-            "og_image": og_image,
+            "social_card": card,
             "canonical_url": request.build_absolute_uri(photo.get_absolute_url()),
             "exif": photo.exif_summary,
             "assignment": assignment,
@@ -448,6 +462,13 @@ def attributes_beyond_name(attributes: Iterable[str], name: str) -> list[str]:
     return [attribute for attribute in attributes if attribute and attribute.lower() not in said]
 
 
+def _album_cover(page) -> Picture | None:
+    """The page's first photo (on page 1 the one nearest the album's centre of style), whose
+    renditions the grid has loaded already: no query of its own."""
+    first = next(iter(page.object_list), None)
+    return picture(first.photo, ("medium", "display")) if first is not None else None
+
+
 @require_safe
 def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One album: its photos nearest the centre of its style first, paginated like the gallery."""
@@ -462,6 +483,16 @@ def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "name_parts": name_parts(album.name),
             "attributes": attributes_beyond_name(cluster.attributes or [], album.name),
             "canonical_url": request.build_absolute_uri(album.get_absolute_url()),
+            "social_card": social_card(
+                request,
+                kind="website",
+                site_name=settings.STYLEFINDER_SITE_TITLE,
+                title=album.name,
+                description=f"{album.name}: photographs by {settings.STYLEFINDER_SITE_TITLE} "
+                "that share one style.",
+                path=album.get_absolute_url(),
+                image=_album_cover(page),
+            ),
         },
     )
 
