@@ -233,7 +233,7 @@ def test_photo_page_shows_title_description_and_exif(client, make_photo):
 def test_photo_page_large_image(client, make_photo):
     photo = make_photo("Dunes", size=(2000, 1000))
     response = client.get(photo.get_absolute_url())
-    (img,) = tags(response, "img")
+    (img,) = [i for i in tags(response, "img") if i.get("class") == "photo-stage__image"]
     medium, display = photo.rendition("medium"), photo.rendition("display")
     assert img["srcset"] == f"{medium.file.url} 800w, {display.file.url} 1600w"
     assert img["src"] == display.file.url
