@@ -23,7 +23,7 @@ from photos.models import Photo
 from recommender import albums
 from recommender.models import Album, ClusterRun
 from tests.browser.conftest import ready_photos
-from tests.helpers.browser import images_loaded
+from tests.helpers.browser import images_loaded, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,14 +56,6 @@ def library(transactional_db):
 
 def sized(page, viewport: dict) -> None:
     page.set_viewport_size(viewport)
-
-
-def sign_in(page, site: str) -> None:
-    page.goto(f"{site}/admin/login/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{site}/admin/")
 
 
 # --- 1. The strip scrolls visibly on a phone ----------------------------------------------------
@@ -267,7 +259,7 @@ ADMIN_TABLE = """
 
 def test_admin_photo_list_fits(live_server, library, page, test_output_dir):
     site = live_server.url
-    sign_in(page, site)
+    sign_in(page, site, "curator", PASSWORD)
     for name, viewport in WIDTHS:
         sized(page, viewport)
         page.goto(f"{site}/admin/photos/photo/")
@@ -294,7 +286,7 @@ def test_admin_photo_list_fits(live_server, library, page, test_output_dir):
 def test_admin_cluster_run_is_readable(live_server, library, page, test_output_dir):
     site = live_server.url
     run = ClusterRun.objects.get(is_active=True)
-    sign_in(page, site)
+    sign_in(page, site, "curator", PASSWORD)
     for name, viewport in WIDTHS:
         sized(page, viewport)
         page.goto(f"{site}/admin/recommender/clusterrun/{run.pk}/change/")
@@ -315,7 +307,7 @@ def test_admin_pages_ask_for_no_favicon_ico(live_server, library, page, test_out
     site = live_server.url
     requested: list[str] = []
     page.context.on("request", lambda request: requested.append(request.url))
-    sign_in(page, site)
+    sign_in(page, site, "curator", PASSWORD)
     for name, viewport in WIDTHS:
         sized(page, viewport)
         for path in ("/admin/", "/admin/photos/photo/", "/admin/recommender/clusterrun/"):

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from tests.browser.conftest import ready_photos
+from tests.helpers.browser import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -46,20 +47,12 @@ CONTRAST = """
 """
 
 
-def sign_in(page, site: str) -> None:
-    page.goto(f"{site}/admin/login/")
-    page.fill("input[name=username]", "reporter")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{site}/admin/")
-
-
 def test_report_notes_read_and_rate_axes_start_at_zero(
     live_server, transactional_db, page, test_output_dir
 ):
     get_user_model().objects.create_superuser("reporter", "r@example.com", PASSWORD)
     site = live_server.url
-    sign_in(page, site)
+    sign_in(page, site, "reporter", PASSWORD)
 
     # No experiment yet: the list says what an experiment is and how to start one.
     page.goto(f"{site}/admin/experiments/experiment/")

@@ -24,3 +24,12 @@ def upload_file(seed: int, style: str) -> dict:
         "mimeType": "image/jpeg",
         "buffer": jpeg_bytes(landscape(seed, style, (900, 600)), quality=88),
     }
+
+
+def sign_in(page, site: str, username: str, password: str) -> None:
+    """Through the admin's sign-in form, as a person does (django-axes sees a real request)."""
+    page.goto(f"{site}/admin/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{site}/admin/")
