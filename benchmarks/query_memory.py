@@ -7,7 +7,9 @@ Every upload is a large image decoded by the site's own query path
 one process, all released at once, as a threaded gunicorn worker receives them. Each
 (format, query concurrency) pair runs in a fresh child process, whose peak resident memory
 (`VmHWM` of /proc/self/status) is printed beside its resident memory before the uploads
-(`VmRSS`): the difference is what the uploads cost. JPEG
+(`VmRSS`): the difference is what the uploads cost; and its resident memory once the burst is
+over (`after`): what the worker keeps. `--keep-memory` skips handing the freed memory back
+(`photos.uploads.release_free_memory`), as before it existed. JPEG
 decodes straight at the reduced size (draft mode); PNG cannot, so it is the worst case.
 `--concurrency` are values of ``STYLEFINDER_QUERY_CONCURRENCY`` (2 is the default; 16 lets every
 upload decode at once, as before the limit).
@@ -33,6 +35,8 @@ from PIL import Image
 
 #: what the README promises for 16 concurrent 36 MP uploads with the default settings
 TARGET_PEAK_GROWTH_MB = 500.0
+#: what a worker may keep once a burst is over
+TARGET_KEPT_MB = 50.0
 
 
 def make_image(path: Path, megapixels: float, fmt: str) -> None:
@@ -57,7 +61,7 @@ def memory_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def child(path: Path, uploads: int, concurrency: int) -> dict:
+def child(path: Path, uploads: int, concurrency: int, keep_memory: bool = False) -> dict:
     from django.conf import settings
 
     settings.configure(
@@ -67,7 +71,11 @@ def child(path: Path, uploads: int, concurrency: int) -> dict:
         STYLEFINDER_QUERY_CONCURRENCY=concurrency,
         STYLEFINDER_QUERY_WAIT_SECONDS=600,
     )
+    from photos import uploads as query_uploads
     from photos.uploads import open_query_image
+
+    if keep_memory:
+        query_uploads._trim = None
 
     data = path.read_bytes()
     Image.MAX_IMAGE_PIXELS = 100_000_000
@@ -88,8 +96,9 @@ def child(path: Path, uploads: int, concurrency: int) -> dict:
         thread.join()
     seconds = time.perf_counter() - began
     peak = memory_mb("VmHWM")
+    after = memory_mb("VmRSS")
     assert len(sizes) == uploads and all(max(s) == 512 for s in sizes), sizes
-    return {"baseline_mb": baseline, "peak_mb": peak, "seconds": seconds}
+    return {"baseline_mb": baseline, "peak_mb": peak, "after_mb": after, "seconds": seconds}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,11 +106,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uploads", type=int, default=16)
     parser.add_argument("--megapixels", type=float, default=36.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[2, 16])
+    parser.add_argument(
+        "--keep-memory", action="store_true", help="do not hand freed memory back after a burst"
+    )
     parser.add_argument("--child", nargs=3, metavar=("FILE", "UPLOADS", "CONCURRENCY"))
     args = parser.parse_args(argv)
     if args.child:
         path, uploads, concurrency = args.child
-        print(json.dumps(child(Path(path), int(uploads), int(concurrency))))
+        result = child(Path(path), int(uploads), int(concurrency), args.keep_memory)
+        print(json.dumps(result))
         return
 
     rows = []
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             for concurrency in args.concurrency:
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", str(path), str(args.uploads),
-                     str(concurrency)],
+                     str(concurrency)] + (["--keep-memory"] if args.keep_memory else []),
                     capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -123,12 +136,19 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.uploads} concurrent uploads of a {args.megapixels:g} MP image, one process "
         f"(target with the default concurrency 2: growth ≤ {TARGET_PEAK_GROWTH_MB:.0f} MB)"
     )
-    header = ("format", "file", "slots", "baseline", "peak", "growth", "time")
-    print("{:6} {:>8} {:>5} {:>9} {:>9} {:>9} {:>7}".format(*header))
+    print(
+        f"after: resident memory once the burst is over (target: within "
+        f"{TARGET_KEPT_MB:.0f} MB of the baseline)"
+        + (" — --keep-memory: freed memory not handed back" if args.keep_memory else "")
+    )
+    header = ("format", "file", "slots", "baseline", "peak", "growth", "after", "kept", "time")
+    print("{:6} {:>8} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}".format(*header))
     for fmt, size_mb, concurrency, result, growth in rows:
+        kept = result["after_mb"] - result["baseline_mb"]
         print(
             f"{fmt:6} {size_mb:6.1f}MB {concurrency:5d} {result['baseline_mb']:7.0f}MB "
-            f"{result['peak_mb']:7.0f}MB {growth:7.0f}MB {result['seconds']:6.1f}s"
+            f"{result['peak_mb']:7.0f}MB {growth:7.0f}MB {result['after_mb']:7.0f}MB "
+            f"{kept:7.0f}MB {result['seconds']:6.1f}s"
         )
 
 

@@ -6,12 +6,17 @@ scaled down (JPEGs decode straight at the reduced size, draft mode). So each pro
 most ``STYLEFINDER_QUERY_CONCURRENCY`` query images at once; another upload waits up to
 ``STYLEFINDER_QUERY_WAIT_SECONDS`` for a turn, then gets `QueryBusy` (a 503 with a message).
 That bounds a worker's peak memory whatever the number of concurrent uploads
-(`benchmarks/query_memory.py` measures it).
+(`benchmarks/query_memory.py` measures it). When the last query of a burst is done, the
+process hands the freed memory back to the system (`release_free_memory`): glibc keeps freed
+blocks of a burst in its arenas otherwise, and the worker would stay at its peak.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import logging
 import threading
 from collections.abc import Iterator
 from typing import IO
@@ -22,6 +27,8 @@ from PIL import Image
 from photos import imaging
 
 QUERY_SIDE = 512
+
+logger = logging.getLogger(__name__)
 
 
 class QueryBusy(Exception):
@@ -37,6 +44,7 @@ class QueryBusy(Exception):
 
 _slots_lock = threading.Lock()
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
+_in_flight = 0  # queries holding or waiting for a slot, under `_slots_lock`
 
 
 def _semaphore() -> threading.BoundedSemaphore:
@@ -52,13 +60,50 @@ def _semaphore() -> threading.BoundedSemaphore:
 @contextlib.contextmanager
 def query_slot() -> Iterator[None]:
     """Hold one of the process's query slots; `QueryBusy` if none frees up in time."""
+    global _in_flight
     semaphore = _semaphore()
-    if not semaphore.acquire(timeout=float(settings.STYLEFINDER_QUERY_WAIT_SECONDS)):
-        raise QueryBusy()
+    with _slots_lock:
+        _in_flight += 1
     try:
-        yield
+        if not semaphore.acquire(timeout=float(settings.STYLEFINDER_QUERY_WAIT_SECONDS)):
+            raise QueryBusy()
+        try:
+            yield
+        finally:
+            semaphore.release()
     finally:
-        semaphore.release()
+        with _slots_lock:
+            _in_flight -= 1
+            last = _in_flight == 0
+        if last:
+            release_free_memory()
+
+
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None (musl, macOS, Windows: nothing to call)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_trim = _malloc_trim()
+
+
+def release_free_memory() -> bool:
+    """Return the memory the C allocator holds free to the system (glibc's `malloc_trim`):
+    decoded pixels are large blocks that glibc otherwise keeps for reuse after a burst of
+    queries. True when something was returned."""
+    if _trim is None:
+        return False
+    try:
+        return bool(_trim(0))
+    except OSError:  # never let housekeeping fail a query
+        logger.debug("malloc_trim failed", exc_info=True)
+        return False
 
 
 def open_query_image(file: IO[bytes]) -> Image.Image:

@@ -82,3 +82,39 @@ def test_a_large_png_is_shrunk_before_its_conversions():
     reference.thumbnail((512, 512), Image.Resampling.LANCZOS)
     difference = np.abs(np.asarray(small, float) - np.asarray(reference, float)).mean()
     assert difference < 2.0
+
+
+def burst(tmp_path, keep_memory: bool) -> dict:
+    """`benchmarks/query_memory.py`'s child: 8 concurrent uploads of a 20 MP PNG in a fresh
+    process with the default 2 slots; its memory before, at the peak and after, in MB."""
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "query_memory.py"
+    image = tmp_path / "query.png"
+    if not image.exists():
+        spec = importlib.util.spec_from_file_location("query_memory", script)
+        benchmark = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(benchmark)
+        benchmark.make_image(image, 20, "PNG")
+    command = [sys.executable, str(script), "--child", str(image), "8", "2"]
+    out = subprocess.run(
+        command + (["--keep-memory"] if keep_memory else []),
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_burst_of_large_queries_hands_its_memory_back(tmp_path):
+    """Issue #13: after 16 concurrent large uploads a worker stayed at its peak. The decodes
+    grow the process by well over 100 MB; once the burst is over it is back within 50 MB of where
+    it started, where without handing the freed memory back it keeps it."""
+    kept = burst(tmp_path, keep_memory=True)
+    returned = burst(tmp_path, keep_memory=False)
+    for run in (kept, returned):
+        assert run["peak_mb"] - run["baseline_mb"] > 100, run  # the burst did cost memory
+    assert kept["after_mb"] - kept["baseline_mb"] > 50, kept  # glibc keeps it by itself
+    assert returned["after_mb"] - returned["baseline_mb"] < 50, returned
