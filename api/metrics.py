@@ -92,6 +92,35 @@ class ComparisonSerializer(serializers.Serializer):
     seconds_per_visit = serializers.DictField(required=False, help_text="Welch's t test.")
 
 
+class ScreeningSerializer(serializers.Serializer):
+    max_visitors_per_address = serializers.IntegerField(
+        help_text="An address behind more visitor ids than this is left out."
+    )
+    min_click_seconds = serializers.FloatField(
+        help_text="A visitor who clicked a list sooner than this after it came is left out."
+    )
+    addresses = serializers.IntegerField(help_text="Addresses behind too many visitor ids.")
+    fast_clickers = serializers.IntegerField(help_text="Visitors who clicked too fast.")
+    implausible_dwellers = serializers.IntegerField(
+        help_text="Visitors who claimed more time on a page than it had been open."
+    )
+    visitors = serializers.IntegerField(help_text="Visitors left out, whatever the rule.")
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    page_times = serializers.IntegerField()
+
+
+class SampleRatioSerializer(serializers.Serializer):
+    visitors = serializers.DictField(child=serializers.IntegerField(), help_text="Per variant.")
+    expected_share = serializers.DictField(
+        child=serializers.FloatField(), help_text="Per variant: its weight's share."
+    )
+    p_value = serializers.FloatField(allow_null=True, help_text="Chi-square goodness of fit.")
+    mismatch = serializers.BooleanField(
+        help_text="p < 0.001: visitors were lost or added; do not trust the comparisons."
+    )
+
+
 class MetricsReportSerializer(serializers.Serializer):
     experiment = ExperimentInfoSerializer(
         allow_null=True, help_text="The experiment reported on; null: all events."
@@ -113,6 +142,10 @@ class MetricsReportSerializer(serializers.Serializer):
     positions = serializers.DictField(
         child=serializers.ListField(child=serializers.DictField()),
         help_text="Per variant: clicks by position (position, impressions, clicks, ctr).",
+    )
+    screened = ScreeningSerializer(help_text="Traffic left out of every number above.")
+    sample_ratio = SampleRatioSerializer(
+        allow_null=True, help_text="Whether visitors split as the weights say; null: no experiment."
     )
 
 

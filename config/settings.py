@@ -343,6 +343,8 @@ STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
 STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "300/min")
 # A/B reports leave out every event of an address behind more visitor ids than this.
 STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS = env_int("STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS", 10)
+# ... and every event of a visitor who clicked a list sooner than this after it was issued.
+STYLEFINDER_AB_MIN_CLICK_MS = env_int("STYLEFINDER_AB_MIN_CLICK_MS", 500)
 # The CNN extractor (recommender/features/cnn.py): a local model/weights file, or a Keras
 # application whose ImageNet weights Keras downloads (fails fast without a network).
 STYLEFINDER_CNN_WEIGHTS = env_str("STYLEFINDER_CNN_WEIGHTS")

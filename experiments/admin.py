@@ -4,6 +4,7 @@ experiment (and one over all events), and read-only event tables."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -21,6 +22,7 @@ from .formatting import (
     format_comparison,
     format_ranking,
     format_variant,
+    screening_notes,
 )
 from .models import Click, Experiment, Impression, PageTime, Variant
 from .selectors import experiment_report
@@ -240,6 +242,7 @@ def dashboard_context(report: dict) -> dict:
         "sf_comparisons": comparisons,
         "sf_ranking_columns": [label for _, label in RANKING_COLUMNS],
         "sf_ranking": ranking,
+        "sf_screening": screening_notes(report),
         "sf_has_events": any(v["impressions"] or v["visits"] for v in report["variants"]),
         "sf_daily_chart": ctr_by_day_chart(report["daily"]),
         "sf_position_chart": position_curve_chart(report["positions"]),
@@ -268,17 +271,44 @@ class ImpressionAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+class ClickPaceFilter(admin.SimpleListFilter):
+    """Clicks that came sooner after their list than a person can click: the report leaves
+    their visitors out."""
+
+    title = "pace"
+    parameter_name = "pace"
+
+    def lookups(self, request, model_admin):
+        return [("fast", "Faster than a person"), ("person", "A person's pace")]
+
+    def queryset(self, request, queryset):
+        limit = int(settings.STYLEFINDER_AB_MIN_CLICK_MS) / 1000
+        if self.value() == "fast":
+            return queryset.filter(seconds_to_click__lt=limit)
+        if self.value() == "person":
+            return queryset.filter(seconds_to_click__gte=limit)
+        return queryset
+
+
 @admin.register(Click)
 class ClickAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "variant", "position", "target_id", "impression_id", "visit_id"]
-    list_filter = ["variant"]
+    list_display = [
+        "created_at",
+        "variant",
+        "position",
+        "target_id",
+        "impression_id",
+        "visit_id",
+        "seconds_to_click",
+    ]
+    list_filter = ["variant", ClickPaceFilter]
     date_hierarchy = "created_at"
     show_full_result_count = False
 
 
 @admin.register(PageTime)
 class PageTimeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "variant", "path", "seconds", "visit_id"]
-    list_filter = ["experiment", "variant"]
+    list_display = ["created_at", "variant", "path", "seconds", "implausible", "visit_id"]
+    list_filter = ["experiment", "variant", "implausible"]
     date_hierarchy = "created_at"
     show_full_result_count = False

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from photos.models import Photo
 
+from . import clock
 from .models import Click, Impression, PageTime
 from .tokens import read_token
 
@@ -24,6 +25,8 @@ BOT_USER_AGENT = re.compile(
 )
 #: one page view's time is capped here: longer is a tab left open, not attention
 MAX_SECONDS = 30 * 60
+#: the page's own clock starts after the server issued its page view; this much more is jitter
+DWELL_SLACK_SECONDS = 5.0
 PAGE_VIEW_SALT = "stylefinder.page_view"
 PAGE_VIEW_MAX_AGE = 24 * 3600
 VISIT_SECONDS = 30 * 60  # events without a visit id: one visit per visitor and half hour
@@ -45,8 +48,18 @@ def client_hash(address: str) -> str:
 
 
 def page_view_token(visitor_id: str) -> str:
-    """A page view id the server issued to this visitor, signed: time on page must carry one."""
-    return signing.dumps({"pv": uuid.uuid4().hex, "v": visitor_id}, salt=PAGE_VIEW_SALT)
+    """A page view id the server issued to this visitor, signed: time on page must carry one.
+    `at` (milliseconds) is when: a page view cannot have been watched for longer than it has
+    existed."""
+    payload = {"pv": uuid.uuid4().hex, "v": visitor_id, "at": int(clock.now() * 1000)}
+    return signing.dumps(payload, salt=PAGE_VIEW_SALT)
+
+
+def seconds_since(issued_ms) -> float | None:
+    """Seconds from a token's `at` (milliseconds) to now; None for a token without one."""
+    if not isinstance(issued_ms, int | float):
+        return None
+    return max(0.0, clock.now() - issued_ms / 1000)
 
 
 def visit_for(visitor_id: str, now: float | None = None) -> str:
@@ -94,8 +107,11 @@ def record_impression(token: str, visitor_id: str, visit_id: str, client: str = 
 def record_click(
     token: str, visitor_id: str, visit_id: str, photo: int, position: int, client: str = ""
 ) -> Click:
-    """A followed recommendation: must be one of the token's items (idempotent per position)."""
+    """A followed recommendation: must be one of the token's items (idempotent per position).
+    Keeps how long after the list was issued it came (`seconds_to_click`), which the report
+    screens for clicks faster than a person."""
     payload = _payload(token, visitor_id)
+    seconds_to_click = seconds_since(payload.get("at"))
     if [photo, position] not in [[p, pos] for p, pos, _ in payload["i"]]:
         raise EventRejected("That photo was not shown at that position.")
     impression = record_impression(token, visitor_id, visit_id, client)  # a click implies it
@@ -109,6 +125,7 @@ def record_click(
                 variant=impression.variant,
                 target_id=photo,
                 position=position,
+                seconds_to_click=seconds_to_click,
             )
     except IntegrityError:
         return Click.objects.get(impression=impression, position=position)
@@ -124,7 +141,9 @@ def record_page_time(
     client: str = "",
 ) -> PageTime:
     """Time on one page view (`page_view`: the page's signed `page_view_token`), capped at
-    `MAX_SECONDS`; later beacons of the same view replace shorter ones."""
+    `MAX_SECONDS`; later beacons of the same view replace shorter ones. A claim longer than the
+    page view has existed (plus `DWELL_SLACK_SECONDS`) is cut to that and marks the row
+    `implausible`: the report screens its visitor."""
     try:
         issued = signing.loads(str(page_view), salt=PAGE_VIEW_SALT, max_age=PAGE_VIEW_MAX_AGE)
         view = uuid.UUID(issued["pv"])
@@ -134,7 +153,12 @@ def record_page_time(
         raise EventRejected("page_view must be the page's own page view token.") from exc
     if issued.get("v") != visitor_id:
         raise EventRejected("The page view belongs to another visitor.")
-    seconds = min(max(float(seconds), 0.0), MAX_SECONDS)
+    seconds = max(float(seconds), 0.0)
+    existed = seconds_since(issued.get("at"))
+    implausible = existed is not None and seconds > existed + DWELL_SLACK_SECONDS
+    if implausible:
+        seconds = existed
+    seconds = min(seconds, MAX_SECONDS)
     row, created = PageTime.objects.get_or_create(
         page_view=view,
         defaults={
@@ -143,11 +167,19 @@ def record_page_time(
             "client": client,
             "path": path[:300],
             "seconds": seconds,
+            "implausible": implausible,
             "experiment_id": assignment.experiment_id,
             "variant": assignment.variant,
         },
     )
-    if not created and row.visitor_id == visitor_id and seconds > row.seconds:
-        row.seconds = seconds
-        row.save(update_fields=["seconds", "updated_at"])
+    if not created and row.visitor_id == visitor_id:
+        fields = []
+        if seconds > row.seconds:
+            row.seconds = seconds
+            fields.append("seconds")
+        if implausible and not row.implausible:
+            row.implausible = True
+            fields.append("implausible")
+        if fields:
+            row.save(update_fields=[*fields, "updated_at"])
     return row

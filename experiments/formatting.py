@@ -118,3 +118,66 @@ def format_comparison(comparison: dict) -> dict:
 def format_ranking(metrics: dict) -> list[str]:
     """A variant's ranking metrics, formatted, in the order of `RANKING_COLUMNS`."""
     return [format_number(metrics.get(key), RANKING_DIGITS) for key, _ in RANKING_COLUMNS]
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def screening_notes(report: dict) -> list[dict]:
+    """What a reader must know before trusting the numbers, as {"text", "warning"}: the traffic
+    the screening left out and why (report["screened"]), and, as a warning, a split of visitors
+    that does not follow the weights (report["sample_ratio"])."""
+    notes = []
+    screened = report.get("screened")
+    if screened:
+        limit = screened["max_visitors_per_address"]
+        fastest = f"{screened['min_click_seconds']:g} s"
+        reasons = []
+        if screened["addresses"]:
+            reasons.append(
+                f"{_count(screened['addresses'], 'address', 'addresses')} behind more than "
+                f"{limit} visitor ids each"
+            )
+        if screened["fast_clickers"]:
+            reasons.append(
+                f"{_count(screened['fast_clickers'], 'visitor')} who clicked a list less than "
+                f"{fastest} after it was shown, faster than a person"
+            )
+        if screened["implausible_dwellers"]:
+            reasons.append(
+                f"{_count(screened['implausible_dwellers'], 'visitor')} who claimed more time "
+                "on a page than it had been open"
+            )
+        if reasons:
+            left_out = ", ".join(
+                [
+                    _count(screened["visitors"], "visitor"),
+                    _count(screened["impressions"], "impression"),
+                    _count(screened["clicks"], "click"),
+                    _count(screened["page_times"], "page time"),
+                ]
+            )
+            text = f"Left out as suspicious: {'; '.join(reasons)} ({left_out})."
+            notes.append({"text": text, "warning": False})
+        else:
+            text = (
+                f"No suspicious traffic: no address is behind more than {limit} visitor ids, "
+                f"no click came faster than {fastest}, no page claimed more time than it was "
+                "open."
+            )
+            notes.append({"text": text, "warning": False})
+    ratio = report.get("sample_ratio")
+    if ratio and ratio["mismatch"]:
+        split = ", ".join(
+            f"{name} {count} (expected {format_percent(ratio['expected_share'][name], 0)})"
+            for name, count in ratio["visitors"].items()
+        )
+        text = (
+            f"Visitors did not split as the weights say: {split}, p = "
+            f"{format_p_value(ratio['p_value'])}. Visitors of a variant are missing or were "
+            "added (a logging fault, or someone keeping the visitor ids of the variant they "
+            "steer), so the comparisons are not to be trusted until the cause is found."
+        )
+        notes.append({"text": text, "warning": True})
+    return notes

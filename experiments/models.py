@@ -123,6 +123,12 @@ class Click(models.Model):
     variant = models.CharField(max_length=40, db_index=True)
     target = models.ForeignKey(Photo, on_delete=models.SET_NULL, null=True, related_name="+")
     position = models.PositiveSmallIntegerField()
+    seconds_to_click = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds from the list being issued (page rendered, widget answered) to the "
+        "click; faster than a person can click screens the visitor.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -151,6 +157,11 @@ class PageTime(models.Model):
     path = models.CharField(max_length=300)
     page_view = models.UUIDField(help_text="One page view; repeated beacons update its time.")
     seconds = models.FloatField()
+    implausible = models.BooleanField(
+        default=False,
+        help_text="A beacon claimed more time than the page view had existed (`seconds` is cut "
+        "to what it had): screens the visitor.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -54,6 +54,7 @@ from .models import Strategy
 from .ranking import calibration_error, click_curve, daily_ctr, ranking_metrics, roc_auc
 from .statistics import (
     CONFIDENCE,
+    SAMPLE_RATIO_ALPHA,
     as_float,
     interval,
     json_safe,
@@ -61,6 +62,7 @@ from .statistics import (
     proportion,
     proportion_difference,
     ratio_uplift,
+    sample_ratio_test,
     two_proportion_z_test,
     welch_difference,
     wilson_interval,
@@ -306,6 +308,29 @@ def variant_ranking(data: EventData, mask: np.ndarray, clicked: np.ndarray) -> d
     }
 
 
+def sample_ratio(rows: list[dict], experiment_info: dict | None) -> dict | None:
+    """Whether visitors split between the experiment's variants as their weights say (a
+    sample ratio mismatch check); None without an experiment of two or more variants.
+
+    Assignment is a hash of the visitor id, so a real split follows the weights closely; a
+    mismatch (p < `SAMPLE_RATIO_ALPHA`) means visitors of one variant are missing or added,
+    for example by someone who collects visitor ids and keeps those of the variant they steer,
+    and the comparisons are not to be trusted."""
+    declared = (experiment_info or {}).get("variants") or []
+    if len(declared) < 2:
+        return None
+    visitors = {row["name"]: row["visitors"] for row in rows}
+    counts = [visitors.get(v["name"], 0) for v in declared]
+    p_value = sample_ratio_test(counts, [v["weight"] for v in declared])
+    total_weight = sum(v["weight"] for v in declared)
+    return {
+        "visitors": dict(zip([v["name"] for v in declared], counts, strict=True)),
+        "expected_share": {v["name"]: v["weight"] / total_weight for v in declared},
+        "p_value": p_value,
+        "mismatch": p_value is not None and p_value < SAMPLE_RATIO_ALPHA,
+    }
+
+
 def build_report(data: EventData, experiment_info: dict | None = None) -> dict:
     """The report for already loaded events (see the module docstring for every definition).
 
@@ -317,7 +342,8 @@ def build_report(data: EventData, experiment_info: dict | None = None) -> dict:
      "ranking": {variant: {"precision@5", "recall@5", "precision@10", "recall@10", "mrr",
                            "ndcg@10", "roc_auc", "mae", "rmse", …}},
      "daily": {variant: [{day, impressions, clicks, ctr, ctp}]},
-     "positions": {variant: [{position, impressions, clicks, ctr}]}}
+     "positions": {variant: [{position, impressions, clicks, ctr}]},
+     "sample_ratio": {visitors, expected_share, p_value, mismatch} | None (`sample_ratio`)}
     """
     clicked = data.item_clicked
     item_variant = data.item_variant
@@ -345,5 +371,6 @@ def build_report(data: EventData, experiment_info: dict | None = None) -> dict:
             "ranking": ranking,
             "daily": daily,
             "positions": positions,
+            "sample_ratio": sample_ratio(rows, experiment_info),
         }
     )

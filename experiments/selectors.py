@@ -4,9 +4,11 @@ the `experiment_report` command and `GET /api/metrics/`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from .models import Click, Experiment, Impression, PageTime
@@ -17,7 +19,7 @@ from .statistics import json_safe
 def suspicious_clients(experiment=None) -> list[str]:
     """Client hashes (addresses, keyed) behind more visitor ids than a household or an office
     has (`STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS`) in `experiment`'s events: one machine
-    minting visitors to steer a variant. Their events are left out of the report."""
+    minting visitors to steer a variant."""
     rows = Impression.objects.order_by().exclude(client="")
     times = PageTime.objects.order_by().exclude(client="")
     if experiment is not None:
@@ -30,29 +32,79 @@ def suspicious_clients(experiment=None) -> list[str]:
     return sorted(client for client, ids in visitors.items() if len(ids) > limit)
 
 
-def screening(experiment, clients: list[str]) -> dict:
-    """What `load_events` leaves out for `clients` (`suspicious_clients`), for the report: the
-    rule and the events it caught."""
-    impressions = Impression.objects.filter(client__in=clients)
-    clicks = Click.objects.filter(client__in=clients)
-    times = PageTime.objects.filter(client__in=clients)
+def fast_clicking_visitors(experiment=None) -> QuerySet:
+    """Visitor ids (a subquery) with a click sooner after its list was issued than a person
+    can see a page and click (`STYLEFINDER_AB_MIN_CLICK_MS`): a script posting the events."""
+    limit = int(settings.STYLEFINDER_AB_MIN_CLICK_MS) / 1000
+    clicks = Click.objects.order_by().filter(seconds_to_click__lt=limit)
+    if experiment is not None:
+        clicks = clicks.filter(impression__experiment=experiment)
+    return clicks.values("visitor_id")
+
+
+def implausible_dwelling_visitors(experiment=None) -> QuerySet:
+    """Visitor ids (a subquery) that claimed more time on a page than the page had existed."""
+    times = PageTime.objects.order_by().filter(implausible=True)
+    if experiment is not None:
+        times = times.filter(experiment=experiment)
+    return times.values("visitor_id")
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The traffic a report leaves out, by rule: every event of an address behind too many
+    visitor ids, and every event of a visitor who clicked faster than a person or claimed an
+    impossible time on a page."""
+
+    clients: list[str]
+    fast_clickers: QuerySet
+    implausible_dwellers: QuerySet
+
+    @classmethod
+    def of(cls, experiment=None) -> Screen:
+        return cls(
+            suspicious_clients(experiment),
+            fast_clicking_visitors(experiment),
+            implausible_dwelling_visitors(experiment),
+        )
+
+    def caught(self) -> Q:
+        """The screened events of any event table (each has `client` and `visitor_id`)."""
+        return (
+            Q(client__in=self.clients)
+            | Q(visitor_id__in=self.fast_clickers)
+            | Q(visitor_id__in=self.implausible_dwellers)
+        )
+
+
+def screening(experiment, screen: Screen) -> dict:
+    """What `load_events` leaves out for `screen`, for the report: the rules, what each caught,
+    and the events left out (every visitor once, whichever rules caught it)."""
+    impressions = Impression.objects.order_by().filter(screen.caught())
+    clicks = Click.objects.order_by().filter(screen.caught())
+    times = PageTime.objects.order_by().filter(screen.caught())
     if experiment is not None:
         impressions = impressions.filter(experiment=experiment)
         clicks = clicks.filter(impression__experiment=experiment)
         times = times.filter(experiment=experiment)
+    visitors = set(impressions.values_list("visitor_id", flat=True).distinct())
+    visitors |= set(times.values_list("visitor_id", flat=True).distinct())
     return {
         "max_visitors_per_address": int(settings.STYLEFINDER_AB_MAX_VISITORS_PER_ADDRESS),
-        "addresses": len(clients),
-        "visitors": impressions.aggregate(n=Count("visitor_id", distinct=True))["n"] or 0,
+        "min_click_seconds": int(settings.STYLEFINDER_AB_MIN_CLICK_MS) / 1000,
+        "addresses": len(screen.clients),
+        "fast_clickers": screen.fast_clickers.distinct().count(),
+        "implausible_dwellers": screen.implausible_dwellers.distinct().count(),
+        "visitors": len(visitors),
         "impressions": impressions.count(),
         "clicks": clicks.count(),
         "page_times": times.count(),
     }
 
 
-def load_events(experiment=None, exclude_clients: list[str] | None = None) -> EventData:
+def load_events(experiment=None, screen: Screen | None = None) -> EventData:
     """Read the event tables of `experiment` (all events when None) into `EventData`, without
-    the events of `exclude_clients` (`suspicious_clients`).
+    the events `screen` catches.
 
     Four queries: experiment variants, impressions (with their items), clicks, page times summed
     per visit in the database. Events of a variant name the experiment no longer has are kept and
@@ -65,10 +117,10 @@ def load_events(experiment=None, exclude_clients: list[str] | None = None) -> Ev
         impressions = impressions.filter(experiment=experiment)
         clicks = clicks.filter(impression__experiment=experiment)
         times = times.filter(experiment=experiment)
-    if exclude_clients:
-        impressions = impressions.exclude(client__in=exclude_clients)
-        clicks = clicks.exclude(client__in=exclude_clients)
-        times = times.exclude(client__in=exclude_clients)
+    if screen is not None:
+        impressions = impressions.exclude(screen.caught())
+        clicks = clicks.exclude(screen.caught())
+        times = times.exclude(screen.caught())
 
     rows = list(
         impressions.annotate(day=TruncDate("created_at")).values_list(
@@ -149,7 +201,7 @@ def experiment_report(experiment=None) -> dict:
     """
     if experiment is not None and not hasattr(experiment, "pk"):
         experiment = Experiment.objects.get(pk=experiment)
-    clients = suspicious_clients(experiment)
-    report = build_report(load_events(experiment, clients), experiment_info(experiment))
-    report["screened"] = screening(experiment, clients)
+    screen = Screen.of(experiment)
+    report = build_report(load_events(experiment, screen), experiment_info(experiment))
+    report["screened"] = screening(experiment, screen)
     return report

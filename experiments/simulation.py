@@ -53,6 +53,7 @@ from recommender.selectors import active_run, space_cache
 from recommender.services import recluster, recluster_if_stale
 from recommender.space import StyleSpace
 
+from . import clock
 from .assignment import assign, forced_strategy, running_experiment
 from .models import Experiment, Strategy, Variant
 from .strategies import drawing_from
@@ -64,6 +65,8 @@ USER_AGENT = (
     "Chrome/126.0.0.0 Safari/537.36"
 )
 PREFERENCES = ("style", "none")
+#: when a simulated visitor clicks, after its page came: a person's pace (experiments.clock)
+CLICK_AFTER_SECONDS = 2.0
 EXACT_FLAT_RATE_MAX_PHOTOS = 2000  # above this the gallery-wide mean is estimated from a sample
 FLAT_RATE_SAMPLE = 200_000
 
@@ -498,21 +501,24 @@ class Simulator:
                         if rng.random() >= self.model.keep_scanning:
                             break
                 accepted = 0
-                for item in clicked:
-                    event = {
-                        "type": "click",
-                        "token": page.token,
-                        "photo": item.photo,
-                        "position": item.position,
-                    }
-                    accepted += post(event)
+                with clock.advanced(CLICK_AFTER_SECONDS):  # a person's pace, without the wait
+                    for item in clicked:
+                        event = {
+                            "type": "click",
+                            "token": page.token,
+                            "photo": item.photo,
+                            "position": item.position,
+                        }
+                        accepted += post(event)
                 tally.clicks += accepted
                 tally.clicked_impressions += accepted > 0
             elif page.items:
                 result.pages_without_token += 1  # a list the browser could not report
             seconds = self.dwell.sample(rng, bool(clicked))
             dwell = {"type": "dwell", "page_view": page.page_view, "path": url, "seconds": seconds}
-            if page.page_view and post(dwell):  # the page's own signed page view
+            with clock.advanced(seconds):  # sent when the visitor leaves the page
+                sent = bool(page.page_view) and post(dwell)  # the page's own signed page view
+            if sent:
                 tally.dwell_events += 1
                 tally.seconds += seconds
             if not clicked:

@@ -175,3 +175,19 @@ def welch_difference(
     result["difference_ci"] = [difference - half, difference + half]
     result["p_value"] = float(2 * stats.t.sf(abs(t), df))
     return result
+
+
+#: a split this unlikely under the weights means the assignment or the logging is broken (or
+#: steered): the usual threshold of online experiment platforms
+SAMPLE_RATIO_ALPHA = 0.001
+
+
+def sample_ratio_test(counts: Sequence[int], weights: Sequence[float]) -> float | None:
+    """p-value of a chi-square goodness-of-fit test of visitors per variant (`counts`) against
+    the share the weights promise; None with fewer than two variants or no visitors."""
+    observed = np.asarray(counts, float)
+    shares = np.asarray(weights, float)
+    if observed.size < 2 or observed.sum() == 0 or shares.sum() <= 0:
+        return None
+    expected = shares / shares.sum() * observed.sum()
+    return float(stats.chisquare(observed, expected).pvalue)

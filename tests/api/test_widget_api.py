@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
-from experiments import assignment, tokens, visitors
+from experiments import assignment, clock, tokens, visitors
 from experiments.models import Click, Experiment, Impression, PageTime, Variant
 from photos.models import Photo
 from tests.helpers.images import gradient_image, image_bytes, image_file
@@ -476,6 +476,42 @@ def test_a_widget_mode_list_carries_no_impression_token(client, photos):
 # --- Forged A/B traffic -------------------------------------------------------------------------
 
 
+def genuine_widget_traffic(photos) -> None:
+    """Real visitors of the widget, one address each, who click alike in both variants (every
+    third visitor of each), at a person's pace."""
+    seen = {"knn": 0, "rnd": 0}
+    for i in range(80):
+        visitor = f"{i + 1:032x}"
+        variant = assignment.assign(visitor).variant
+        address = f"198.51.100.{i + 1}"
+        widget_visit(photos, visitors.signed(visitor), address, click=seen[variant] % 3 == 0)
+        seen[variant] += 1
+
+
+def widget_visit(photos, visitor: str, address: str, click: bool, pace: float = 1.5) -> None:
+    """What the widget script does for one visitor: fetch a list, report it shown, and maybe
+    click its first item `pace` seconds after the list came."""
+    client = Client(REMOTE_ADDR=address)
+    body = widget(client, photo=photos[0].pk, visitor=visitor).json()
+    event = {"type": "impression", "token": body["impression"], "visitor": visitor}
+    assert post_text(client, event).status_code == 204
+    if click:
+        item = body["items"][0]
+        event = {**event, "type": "click", "photo": item["id"], "position": item["position"]}
+        with clock.advanced(pace):
+            assert post_text(client, event).status_code == 204
+
+
+def collect_visitor_ids(photos, variant: str, count: int, address: str) -> list[str]:
+    """The attack with signed ids: ask for fresh ones, keep those that land in `variant`."""
+    kept: list[str] = []
+    while len(kept) < count:
+        body = widget(Client(REMOTE_ADDR=address), photo=photos[0].pk).json()
+        if body["variant"] == variant:
+            kept.append(body["visitor"])
+    return kept
+
+
 def test_a_replayed_forgery_does_not_make_its_variant_win(photos, experiment):
     """The attack of issue #13: visitor ids chosen to land in one variant, each fetching a list
     and reporting an impression and a click, all from one machine. Real visitors, one address
@@ -484,34 +520,14 @@ def test_a_replayed_forgery_does_not_make_its_variant_win(photos, experiment):
     from experiments.report import build_report
     from experiments.selectors import experiment_report, load_events
 
-    def visit(visitor: str, address: str, click: bool) -> None:
-        client = Client(REMOTE_ADDR=address)
-        body = widget(client, photo=photos[0].pk, visitor=visitor).json()
-        event = {"type": "impression", "token": body["impression"], "visitor": visitor}
-        assert post_text(client, event).status_code == 204
-        if click:
-            item = body["items"][0]
-            event = {**event, "type": "click", "photo": item["id"], "position": item["position"]}
-            assert post_text(client, event).status_code == 204
-
-    genuine = [f"{i:032x}" for i in range(1, 81)]
-    seen = {"knn": 0, "rnd": 0}
-    for i, visitor in enumerate(genuine):  # every third visitor of each variant clicks
-        variant = assignment.assign(visitor).variant
-        visit(visitors.signed(visitor), f"198.51.100.{i + 1}", click=seen[variant] % 3 == 0)
-        seen[variant] += 1
+    genuine_widget_traffic(photos)
     # Chosen ids are refused now: the gallery signs the ids it issues ...
     attacker = Client(REMOTE_ADDR="203.0.113.66")
     chosen = widget(attacker, photo=photos[0].pk, visitor=f"{1000:032x}")
     assert chosen.status_code == 400 and "issued" in field_errors(chosen)["visitor"][0]
     # ... so the attacker asks for fresh ones and keeps those that land in "rnd".
-    forged: list[str] = []
-    while len(forged) < 40:
-        body = widget(attacker, photo=photos[0].pk).json()
-        if body["variant"] == "rnd":
-            forged.append(body["visitor"])
-    for visitor in forged:
-        visit(visitor, "203.0.113.66", click=True)
+    for visitor in collect_visitor_ids(photos, "rnd", 40, "203.0.113.66"):
+        widget_visit(photos, visitor, "203.0.113.66", click=True)
 
     report = experiment_report(experiment)
     assert report["screened"]["addresses"] == 1
@@ -524,3 +540,42 @@ def test_a_replayed_forgery_does_not_make_its_variant_win(photos, experiment):
     # Without the screening the forgery wins: the test would catch a screening that does not act.
     unscreened = build_report(load_events(experiment), None)["comparisons"][0]
     assert unscreened["p_value"] < 0.01 and unscreened["difference"] > 0.25
+
+
+def test_a_forgery_spread_over_many_addresses_does_not_win_either(photos, experiment):
+    """The same attack from 40 addresses, one visitor id each, so that no address is behind
+    many: a script still clicks the moment it has the list, faster than a person, and the
+    report leaves those visitors out. One that waits like a person before each click is still
+    seen: the visitors no longer split as the weights say, and the report warns."""
+    from experiments.formatting import screening_notes
+    from experiments.selectors import experiment_report
+
+    genuine_widget_traffic(photos)
+    forged = []
+    for i in range(40):
+        address = f"203.0.{113 + i // 200}.{i % 200 + 1}"
+        (visitor,) = collect_visitor_ids(photos, "rnd", 1, address)
+        widget_visit(photos, visitor, address, click=True, pace=0.05)
+        forged.append(visitors.unsigned(visitor))
+
+    report = experiment_report(experiment)
+    screened = report["screened"]
+    assert screened["addresses"] == 0  # one visitor id per address: that rule sees nothing
+    assert screened["fast_clickers"] == screened["visitors"] == 40
+    assert screened["impressions"] == screened["clicks"] == 40
+    (comparison,) = report["comparisons"]
+    assert comparison["p_value"] > 0.05
+    assert report["sample_ratio"]["mismatch"] is False
+
+    # The patient forger: the same clicks, each as if it came 3 s after its list.
+    Click.objects.filter(visitor_id__in=forged).update(seconds_to_click=3.0)
+    patient = experiment_report(experiment)
+    assert patient["screened"]["visitors"] == 0
+    # It moves the comparison (no screening can tell it from people) ...
+    assert patient["comparisons"][0]["p_value"] < 0.01
+    # ... but not unseen: 40 visitors too many in the variant it steers.
+    ratio = patient["sample_ratio"]
+    assert ratio["visitors"]["rnd"] == ratio["visitors"]["knn"] + 40
+    assert ratio["mismatch"] is True and ratio["p_value"] < 0.001
+    warning = [note for note in screening_notes(patient) if note["warning"]]
+    assert warning and "did not split as the weights say" in warning[0]["text"]

@@ -144,8 +144,13 @@ def test_report_shape(experiment):
     report = experiment_report(experiment)
     json.dumps(report, allow_nan=False)
     assert set(report) == {
-        "experiment", "variants", "comparisons", "ranking", "daily", "positions", "screened"
+        "experiment", "variants", "comparisons", "ranking", "daily", "positions", "screened",
+        "sample_ratio",
     }  # fmt: skip
+    ratio = report["sample_ratio"]
+    assert list(ratio["visitors"]) == ["control", "knn", "off", "idle"]
+    assert ratio["visitors"] == {row["name"]: row["visitors"] for row in report["variants"]}
+    assert sum(ratio["expected_share"].values()) == pytest.approx(1.0)
     assert report["experiment"]["id"] == experiment.pk
     assert report["experiment"]["name"] == "Style vs random"
     assert report["experiment"]["is_running"] is True
@@ -542,7 +547,10 @@ def test_the_report_leaves_out_and_shows_one_address_behind_many_visitors(
     after = experiment_report(experiment)
     assert after["screened"] == {
         "max_visitors_per_address": 3,
+        "min_click_seconds": 0.5,
         "addresses": 1,
+        "fast_clickers": 0,
+        "implausible_dwellers": 0,
         "visitors": 5,
         "impressions": 5,
         "clicks": 0,
@@ -553,7 +561,8 @@ def test_the_report_leaves_out_and_shows_one_address_behind_many_visitors(
     html = admin_client.get(
         reverse("admin:experiments_experiment_report", args=[experiment.pk])
     ).content.decode()
-    assert "Left out as suspicious: 1 address behind more than 3 visitor ids" in html
+    assert "Left out as suspicious: 1 address behind more than 3 visitor ids each" in html
+    assert "(5 visitors, 5 impressions, 0 clicks, 0 page times)" in html
 
 
 def test_an_empty_experiment_list_says_how_to_start(admin_client, db):

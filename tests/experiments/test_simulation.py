@@ -18,6 +18,7 @@ from django.db import close_old_connections
 
 from experiments.management.commands.simulate_traffic import progress_reporter
 from experiments.models import Click, Experiment, Impression, PageTime
+from experiments.selectors import experiment_report
 from experiments.simulation import (
     USER_AGENT,
     ClickModel,
@@ -169,6 +170,11 @@ def test_simulated_visitors_record_impressions_clicks_and_time(gallery):
         photo = int(row.path.strip("/").split("/")[-1])
         (longer if (row.visitor_id, photo) in clicked_pages else shorter).append(row.seconds)
     assert np.median(longer) > np.median(shorter)
+    # They click and read at a person's pace (experiments.clock): nothing is screened.
+    assert all(c.seconds_to_click >= 2.0 for c in clicks)
+    assert not PageTime.objects.filter(implausible=True).exists()
+    screened = experiment_report()["screened"]
+    assert screened["visitors"] == screened["fast_clickers"] == 0
 
 
 def test_a_seed_gives_the_same_events(gallery):

@@ -107,3 +107,50 @@ def test_json_safe_turns_nan_and_numpy_into_plain_values():
         {"a": np.float64("nan"), "b": np.int64(3), "c": [np.float32(0.5), math.inf], "d": True}
     )
     assert value == {"a": None, "b": 3, "c": [0.5, None], "d": True}
+
+
+def test_sample_ratio_test_against_the_weights():
+    from experiments.statistics import sample_ratio_test
+
+    assert sample_ratio_test([500, 500], [1, 1]) == pytest.approx(1.0)
+    # 1:3 weights: a 250/750 split is what they promise, 500/500 is far off.
+    assert sample_ratio_test([250, 750], [1, 3]) == pytest.approx(1.0)
+    assert sample_ratio_test([500, 500], [1, 3]) < 1e-20
+    # chi-square with one degree of freedom: 40 + 80 against 60 + 60 is chi2 = 13.33.
+    assert sample_ratio_test([40, 80], [1, 1]) == pytest.approx(2.6e-4, rel=0.02)
+    assert sample_ratio_test([3], [1]) is None
+    assert sample_ratio_test([0, 0], [1, 1]) is None
+
+
+def test_screening_notes_say_what_was_left_out_and_warn_of_a_bad_split():
+    from experiments.formatting import screening_notes
+
+    rules = {"max_visitors_per_address": 10, "min_click_seconds": 0.5}
+    clean = {**rules, "addresses": 0, "fast_clickers": 0, "implausible_dwellers": 0}
+    clean |= {"visitors": 0, "impressions": 0, "clicks": 0, "page_times": 0}
+    (note,) = screening_notes({"screened": clean, "sample_ratio": None})
+    assert note == {
+        "text": "No suspicious traffic: no address is behind more than 10 visitor ids, no click "
+        "came faster than 0.5 s, no page claimed more time than it was open.",
+        "warning": False,
+    }
+    caught = {**clean, "addresses": 2, "implausible_dwellers": 1, "visitors": 23}
+    caught |= {"impressions": 30, "clicks": 1, "page_times": 4}
+    ratio = {
+        "visitors": {"a": 40, "b": 80},
+        "expected_share": {"a": 0.5, "b": 0.5},
+        "p_value": 2.6e-4,
+        "mismatch": True,
+    }
+    first, second = screening_notes({"screened": caught, "sample_ratio": ratio})
+    assert first["text"] == (
+        "Left out as suspicious: 2 addresses behind more than 10 visitor ids each; 1 visitor "
+        "who claimed more time on a page than it had been open (23 visitors, 30 impressions, "
+        "1 click, 4 page times)."
+    )
+    assert second["warning"] is True
+    assert second["text"].startswith(
+        "Visitors did not split as the weights say: a 40 (expected 50%), b 80 (expected 50%), "
+        "p = 0.0003."
+    )
+    assert screening_notes({"screened": None, "sample_ratio": {**ratio, "mismatch": False}}) == []

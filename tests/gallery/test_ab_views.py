@@ -16,8 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from scipy.stats import chisquare
 
-from experiments import assignment, tokens, visitors
+from experiments import assignment, clock, tokens, visitors
+from experiments.formatting import screening_notes
 from experiments.models import Click, Experiment, Impression, PageTime, Variant
+from experiments.selectors import experiment_report
 from photos.models import Photo
 from photos.services import set_published
 from recommender.services import recluster
@@ -61,6 +63,11 @@ def shown_items(html: str) -> list[tuple[int, int]]:
 def visitor() -> Client:
     """A new visitor with a browser's user agent (the test client sends none: a bot)."""
     return Client(headers={"user-agent": BROWSER_UA})
+
+
+def visitor_id_of(client: Client) -> str:
+    """The visitor id behind a client's signed visitor cookie."""
+    return visitors.unsigned(client.cookies[visitors.VISITOR_COOKIE].value)
 
 
 def visit_photo(client: Client, photo: Photo) -> tuple[str, dict[str, str | None] | None]:
@@ -451,7 +458,8 @@ def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
     path = library[0].get_absolute_url()
     for seconds in (3.5, 12.25, 7):
         event = {"type": "dwell", "page_view": view, "path": path, "seconds": seconds}
-        assert post_event(client, **event).status_code == 204
+        with clock.advanced(20):  # the beacons come as the visitor reads
+            assert post_event(client, **event).status_code == 204
     row = PageTime.objects.get()
     assert row.seconds == 12.25
     assert row.path == path
@@ -470,16 +478,80 @@ def test_dwell_keeps_the_longest_time_of_a_page_view(library, experiment):
 
 
 def test_dwell_is_capped_and_bound_to_its_visitor(library, experiment):
-    """1e9 seconds is a tab left open, not attention; a page view is its visitor's alone."""
+    """Two hours on one page is a tab left open, not attention: 30 minutes count. A page view
+    is its visitor's alone."""
     client = visitor()
     html, _ = visit_photo(client, library[0])
     view = page_view_of(html)
-    event = {"type": "dwell", "page_view": view, "path": "/", "seconds": 1e9}
-    assert post_event(client, **event).status_code == 204
-    assert PageTime.objects.get().seconds == 30 * 60
+    event = {"type": "dwell", "page_view": view, "path": "/", "seconds": 7200}
+    with clock.advanced(7300):
+        assert post_event(client, **event).status_code == 204
+    row = PageTime.objects.get()
+    assert row.seconds == 30 * 60 and not row.implausible
     stranger = post_event(visitor(), **{**event, "seconds": 5})
     assert stranger.status_code == 400
     assert "another visitor" in stranger.json()["detail"]
+
+
+def test_a_page_cannot_have_been_watched_longer_than_it_exists(library, experiment, admin_client):
+    """Issue #13: `seconds: 1e9` right after the page came was accepted and counted 30 minutes.
+    Now the time is cut to the page view's age and the row is marked: the report leaves the
+    visitor out and says so."""
+    client = visitor()
+    html, _ = visit_photo(client, library[0])
+    event = {"type": "dwell", "page_view": page_view_of(html), "path": "/", "seconds": 1e9}
+    assert post_event(client, **event).status_code == 204
+    row = PageTime.objects.get()
+    assert row.implausible and row.seconds < 5
+    # Within what the page has existed (and a little clock slack) is believed.
+    honest = visitor()
+    html, _ = visit_photo(honest, library[1])
+    event = {"type": "dwell", "page_view": page_view_of(html), "path": "/", "seconds": 40}
+    with clock.advanced(38):
+        assert post_event(honest, **event).status_code == 204
+    believed = PageTime.objects.get(visitor_id=visitor_id_of(honest))
+    assert believed.seconds == 40 and not believed.implausible
+
+    report = experiment_report(experiment)
+    times = reverse("admin:experiments_pagetime_changelist")
+    marked = admin_client.get(times, {"implausible__exact": "1"}).context["cl"].result_list
+    assert [t.pk for t in marked] == [row.pk]
+    assert report["screened"]["implausible_dwellers"] == 1
+    assert report["screened"]["page_times"] == 1
+    assert sum(v["timed_visits"] for v in report["variants"]) == 1
+
+
+def test_clicks_faster_than_a_person_are_screened(library, experiment, admin_client):
+    """Issue #13: a script posts the impression and the click the moment it has the page; a
+    person needs longer than `STYLEFINDER_AB_MIN_CLICK_MS` (500 ms) to see a list and click.
+    Every event of such a visitor is left out of the report, and the report says so."""
+    script, person = visitor(), visitor()
+    for client, pace in ((script, 0.05), (person, 1.5)):
+        html, section = visit_photo(client, library[0])
+        token = section["data-impression"]
+        photo, position = shown_items(html)[0]
+        assert post_event(client, type="impression", token=token).status_code == 204
+        with clock.advanced(pace):
+            click = {"type": "click", "token": token, "photo": photo, "position": position}
+            assert post_event(client, **click).status_code == 204
+    fast = Click.objects.get(visitor_id=visitor_id_of(script))
+    slow = Click.objects.get(visitor_id=visitor_id_of(person))
+    assert fast.seconds_to_click < 0.5 <= slow.seconds_to_click < 3
+
+    report = experiment_report(experiment)
+    screened = report["screened"]
+    assert (screened["fast_clickers"], screened["visitors"]) == (1, 1)
+    assert (screened["impressions"], screened["clicks"]) == (1, 1)
+    assert sum(v["impressions"] for v in report["variants"]) == 1
+    assert sum(v["clicks"] for v in report["variants"]) == 1
+    notes = " ".join(note["text"] for note in screening_notes(report))
+    assert "1 visitor who clicked a list less than 0.5 s after it was shown" in notes
+    # The admin's click list tells them apart.
+    clicks = reverse("admin:experiments_click_changelist")
+    fast_list = admin_client.get(clicks, {"pace": "fast"}).context["cl"].result_list
+    assert [c.pk for c in fast_list] == [fast.pk]
+    person_list = admin_client.get(clicks, {"pace": "person"}).context["cl"].result_list
+    assert [c.pk for c in person_list] == [slow.pk]
 
 
 def test_events_without_a_visit_are_one_visit_per_half_hour(library, experiment):

@@ -13,6 +13,7 @@ from experiments.formatting import (
     format_comparison,
     format_ranking,
     format_variant,
+    screening_notes,
 )
 from experiments.models import Experiment
 from experiments.selectors import default_experiment, experiment_report
@@ -43,6 +44,8 @@ def render_text(report: dict) -> str:
         out.append(f"Experiment {experiment['id']}: {experiment['name']} ({state})")
     else:
         out.append("All events (no experiment selected or active)")
+    for note in screening_notes(report):
+        out.append(("WARNING: " if note["warning"] else "") + note["text"])
     out.append("")
     out.append(f"Variants ({CONFIDENCE_LABEL} confidence intervals in brackets)")
     rows = []
