@@ -29,6 +29,7 @@ from recommender.modes import Mode
 from recommender.selectors import served_mode, similar_to_photo
 from recommender.services import request_recluster_if_stale
 
+from .answer_cache import answer_key, cached_answer, keep_answer
 from .base import ApiViewMixin
 from .errors import Conflict, DuplicateErrorSerializer, ErrorSerializer, ServiceUnavailable
 from .filters import PHOTO_FILTER_PARAMETERS, filter_photos, plain
@@ -142,14 +143,23 @@ class PhotoViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         """The photos most similar to this one (`?k=`, default 10), best first: with the default
         `mode`, as the visitor's A/B variant chooses them (`variant`); `?mode=look` or
         `?mode=scene` for the look alone or the scene."""
-        photo = get_object_or_404(visible_photos(request), pk=pk)
         query = SimilarQuerySerializer(data=plain(request.query_params))
         query.is_valid(raise_exception=True)
         request_recluster_if_stale()  # the list comes from the active run either way
         mode, k = served_mode(query.validated_data["mode"]), query.validated_data["k"]
-        if mode != Mode.DEFAULT:  # an explicit meaning of similar: outside the experiments
+        assignment = assignment_for(request) if mode == Mode.DEFAULT else None
+        variant = (assignment.experiment_id, assignment.variant) if assignment else None
+        strategy = assignment.strategy if assignment else None
+        key = answer_key(request, "similar", pk, k, mode, variant, strategy=strategy)
+        cached = cached_answer(key)
+        if cached is not None:
+            return Response(cached)
+        photo = get_object_or_404(visible_photos(request), pk=pk)
+        if assignment is None:  # an explicit meaning of similar: outside the experiments
             results = similar_to_photo(photo, k, mode)
-            return similar_response(request, photo.pk, None, results, mode)
-        assignment = assignment_for(request)
-        results = recommend_for_photo(photo, assignment.strategy, k)
-        return similar_response(request, photo.pk, assignment.variant, results)
+            response = similar_response(request, photo.pk, None, results, mode)
+        else:
+            results = recommend_for_photo(photo, assignment.strategy, k)
+            response = similar_response(request, photo.pk, assignment.variant, results)
+        keep_answer(key, response.data)
+        return response

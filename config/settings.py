@@ -339,6 +339,9 @@ STYLEFINDER_EXTRACTORS = env_list("STYLEFINDER_EXTRACTORS", ["style", "cnn"])
 # Forces one recommendation strategy for every visitor (empty: the default, style_knn).
 STYLEFINDER_AB_VARIANT = env_str("STYLEFINDER_AB_VARIANT", "")
 STYLEFINDER_MAX_SIMILAR = env_int("STYLEFINDER_MAX_SIMILAR", 50)
+# Seconds a photo page (per photo and A/B variant) and a similar-photos answer stay cached;
+# any change of the library replaces them at once (recommender/content_version.py). 0: off.
+STYLEFINDER_PAGE_CACHE_SECONDS = env_int("STYLEFINDER_PAGE_CACHE_SECONDS", 300)
 # Analytics events accepted per visitor (DRF rate syntax).
 STYLEFINDER_EVENTS_RATE = env_str("STYLEFINDER_EVENTS_RATE", "300/min")
 # A/B reports leave out every event of an address behind more visitor ids than this.

@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Page
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
@@ -30,6 +31,7 @@ from PIL import Image
 
 from config.throttling import SimilarUploadThrottle
 from experiments.assignment import Assignment, assignment_for
+from experiments.events import page_view_token
 from experiments.models import Strategy
 from experiments.tokens import impression_token
 from photos.models import Photo
@@ -40,7 +42,7 @@ from recommender.modes import Mode
 from recommender.selectors import Recommendation, served_mode
 from recommender.services import request_recluster_if_stale
 
-from . import selectors
+from . import page_cache, selectors
 from .forms import WIDGET_DEFAULT_COUNT, WIDGET_DEFAULT_TITLE, FindSimilarForm, WidgetSnippetForm
 from .social import social_card
 
@@ -304,9 +306,33 @@ def _impression(
 
 @require_safe
 def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A photo's page. Rendered once per photo and A/B variant and cached (`page_cache`); each
+    request fills in its visitor's impression token and page view."""
     is_staff = _is_staff(request)
-    photo, is_public = selectors.photo_for_viewer(pk, is_staff=is_staff)
+    assignment = assignment_for(request)
+    page_key = None
+    if page_cache.cacheable(assignment, is_staff):
+        page_key = page_cache.key(request, "photo", pk, assignment)
+    page, is_public = page_cache.get(page_key), True
     request_recluster_if_stale()  # the page reads the active run either way
+    if page is None:
+        page, is_public = _render_photo_page(request, pk, is_staff, assignment)
+        if is_public:
+            page_cache.put(page_key, page)
+    # A staff preview of a photo visitors cannot see is not part of the experiment.
+    token = ""
+    if is_public and page.items:
+        token = impression_token(request, assignment, "photo", pk, page.items)
+    values = {"impression": token, "page-view": page_view_token(request.visitor_id)}
+    return HttpResponse(page_cache.fill(page, values))
+
+
+def _render_photo_page(
+    request: HttpRequest, pk: int, is_staff: bool, assignment: Assignment
+) -> tuple[page_cache.CachedPage, bool]:
+    """The photo page with placeholders for the visitor's own values, and whether the photo is
+    public (Http404 when the viewer may not see it)."""
+    photo, is_public = selectors.photo_for_viewer(pk, is_staff=is_staff)
     neighbours = selectors.photo_neighbours(photo)
     image = picture(photo, ("medium", "display"))
     card = (
@@ -323,14 +349,11 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if is_public
         else None
     )
-    assignment = assignment_for(request)
     show_similar = shows_recommendations(assignment)
     similar = _similar_to_photo(photo, assignment.strategy) if show_similar else []
     scene = _same_scene(photo, similar) if show_similar else []
-    # A staff preview of a photo visitors cannot see is not part of the experiment.
-    token = _impression(request, assignment, "photo", photo.pk, similar) if is_public else ""
-    return render(
-        request,
+    items = tuple((item.photo.pk, item.position, item.score) for item in similar)
+    html = render_to_string(
         "gallery/photo.html",
         {
             "photo": photo,
@@ -349,10 +372,13 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "show_similar": show_similar,
             "similar": similar,
             "same_scene": scene,
-            "impression_token": token,
+            "impression_token": page_cache.placeholder("impression") if items and is_public else "",
+            "page_view_token": page_cache.placeholder("page-view"),
             "album": selectors.album_of(photo),
         },
+        request,
     )
+    return page_cache.CachedPage(html, items), is_public
 
 
 def _albums_like(image: Image.Image) -> list[AlbumCard]:

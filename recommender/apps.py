@@ -9,9 +9,10 @@ class RecommenderConfig(AppConfig):
         from photos import pipeline
         from photos.signals import library_changed, library_settled
 
-        from . import services
+        from . import content_version, services
 
         pipeline.register_step(services.extract_photo_features)
+        content_version.connect()
         library_changed.connect(_library_changed, dispatch_uid="recommender.library_changed")
         library_settled.connect(_library_settled, dispatch_uid="recommender.library_settled")
 

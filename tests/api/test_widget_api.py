@@ -477,13 +477,18 @@ def test_a_widget_mode_list_carries_no_impression_token(client, photos):
 
 
 def genuine_widget_traffic(photos) -> None:
-    """Real visitors of the widget, one address each, who click alike in both variants (every
-    third visitor of each), at a person's pace."""
+    """Real visitors of the widget, 40 in each variant as the weights say (the first 40 ids of
+    each), one address each, who click alike in both variants (every third visitor of each),
+    at a person's pace."""
     seen = {"knn": 0, "rnd": 0}
-    for i in range(80):
-        visitor = f"{i + 1:032x}"
+    number = 0
+    while min(seen.values()) < 40:
+        number += 1
+        visitor = f"{number:032x}"
         variant = assignment.assign(visitor).variant
-        address = f"198.51.100.{i + 1}"
+        if seen[variant] == 40:
+            continue
+        address = f"198.51.100.{sum(seen.values()) + 1}"
         widget_visit(photos, visitors.signed(visitor), address, click=seen[variant] % 3 == 0)
         seen[variant] += 1
 

@@ -1,0 +1,78 @@
+"""Photo pages rendered once per photo and A/B variant, and filled in for each visitor.
+
+A photo page is the same for every visitor of one variant, but for two signed values: the
+impression token of its "Similar style" list (bound to the visitor) and the page view that time
+on page is reported against. So the page is rendered with a placeholder for each (a keyed hash
+of its name: nothing a photographer types can collide with it) and kept in the cache under the
+photo, the visitor's variant, the host and scheme the absolute URLs were built for, the code
+(`config.code_version`), and the library's `content_version`; every request
+fills in its own two values. The first visitor of a photo and variant pays for the render, the
+others for a cache read and two string replacements (`benchmarks/load.py` measures it).
+
+Not cached: staff (previews, admin links), the `random` variant (a new draw per page view), and
+nothing at all with `STYLEFINDER_PAGE_CACHE_SECONDS=0`. An unreachable cache is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from config.code_version import code_version
+from experiments.assignment import Assignment
+from experiments.models import Strategy
+from recommender import content_version
+
+
+def placeholder(name: str) -> str:
+    """A stand-in for a per-request value in a cached page: letters and digits (unchanged by
+    HTML escaping), the same in every process, unguessable without the secret key."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"page-cache:{name}".encode(), "sha256")
+    return "sf" + digest.hexdigest()[:30]
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    html: str
+    #: the shown list as (photo id, position, score) triples, for the visitor's impression token
+    items: tuple[tuple[int, int, float], ...]
+
+
+def cacheable(assignment: Assignment, is_staff: bool) -> bool:
+    return (
+        int(settings.STYLEFINDER_PAGE_CACHE_SECONDS) > 0
+        and not is_staff
+        and assignment.strategy != Strategy.RANDOM
+    )
+
+
+def key(request, kind: str, pk: int, assignment: Assignment) -> str | None:
+    """The cache key of a page, or None when the cache cannot be reached."""
+    version = content_version.current()
+    if not version:
+        return None
+    origin = f"{request.scheme}://{request.get_host()}"
+    variant = f"{assignment.experiment_id}:{assignment.variant}:{assignment.strategy}"
+    raw = f"{kind}|{pk}|{variant}|{origin}|{code_version()}|{version}"
+    return "gallery:page:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def get(page_key: str | None) -> CachedPage | None:
+    return cache.get(page_key) if page_key else None
+
+
+def put(page_key: str | None, page: CachedPage) -> None:
+    if page_key:
+        cache.set(page_key, page, timeout=int(settings.STYLEFINDER_PAGE_CACHE_SECONDS))
+
+
+def fill(page: CachedPage, values: dict[str, str]) -> str:
+    """The page for this request: each placeholder (`placeholder(name)`) replaced by its value."""
+    html = page.html
+    for name, value in values.items():
+        html = html.replace(placeholder(name), value)
+    return html
