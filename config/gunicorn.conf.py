@@ -4,7 +4,7 @@ Every value can be changed from the environment (documented in README.md, "Confi
 
   GUNICORN_BIND              where to listen; default 0.0.0.0:$PORT (PORT default 8000)
   WEB_CONCURRENCY            worker processes; default 2 × CPUs + 1, at most 8
-  GUNICORN_THREADS           threads per worker (gthread workers when > 1); default 4
+  GUNICORN_THREADS           threads per worker (gthread workers when > 1); default 2
   GUNICORN_TIMEOUT           seconds before a silent worker is killed and replaced; default 120
   GUNICORN_GRACEFUL_TIMEOUT  seconds a worker gets to finish its requests on restart/stop; 30
   GUNICORN_KEEPALIVE         seconds an idle keep-alive connection stays open; default 5
@@ -20,9 +20,12 @@ Why these defaults:
   index (photos × 222 dims × 4 bytes: 89 MB at 100k photos) and, once a visitor uploads a photo
   to "Find photos like yours", the CNN (a few hundred MB). Scale out with more containers, not
   more workers per container.
-- Threads: requests mostly wait on PostgreSQL and Redis, so a few threads per worker overlap
-  those waits and share the worker's index. With gthread workers a long request (a big zip upload
-  in the admin) does not trip the timeout, which only catches a worker whose main loop hangs.
+- Threads: requests wait on PostgreSQL and Redis, so a second thread per worker overlaps those
+  waits and shares the worker's index. More do not pay since pages and answers come from the
+  cache: on 2 CPUs with 16 connections (`benchmarks/load.py`) 4 threads gave the similar-photos
+  API a p99 of 123–156 ms (the threads of a worker queue for the GIL), 2 threads 66–83 ms at the
+  same throughput. With gthread workers a long request (a big zip upload in the admin) does not
+  trip the timeout, which only catches a worker whose main loop hangs.
 - Preload off: TensorFlow and the database/Redis clients are not fork-safe, each worker loads its
   index after the fork anyway (little copy-on-write sharing to gain), and without preloading a
   HUP (`kill -HUP <master>`) reloads new code worker by worker.
@@ -74,7 +77,7 @@ bind = [
     if address.strip()
 ]
 workers = env_int("WEB_CONCURRENCY", min(2 * available_cpus() + 1, MAX_DEFAULT_WORKERS))
-threads = env_int("GUNICORN_THREADS", 4)
+threads = env_int("GUNICORN_THREADS", 2)
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = env_int("GUNICORN_TIMEOUT", 120)
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)

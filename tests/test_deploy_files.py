@@ -472,7 +472,7 @@ def test_gunicorn_defaults(monkeypatch):
     assert conf["bind"] == ["0.0.0.0:8000"]
     cpus = conf["available_cpus"]()
     assert conf["workers"] == min(2 * cpus + 1, 8)
-    assert conf["threads"] == 4 and conf["worker_class"] == "gthread"
+    assert conf["threads"] == 2 and conf["worker_class"] == "gthread"
     assert conf["preload_app"] is False
     assert conf["accesslog"] == "-" and conf["errorlog"] == "-"
     assert conf["timeout"] > conf["graceful_timeout"] > 0
