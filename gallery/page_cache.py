@@ -65,8 +65,14 @@ def get(page_key: str | None) -> CachedPage | None:
     return cache.get(page_key) if page_key else None
 
 
+#: what marks a page as holding one visitor's own secrets (a form's CSRF token)
+PRIVATE_MARKERS = ("csrfmiddlewaretoken",)
+
+
 def put(page_key: str | None, page: CachedPage) -> None:
-    if page_key:
+    """Keep `page` for the next visitors, unless it holds something of this visitor's own: a
+    form's CSRF token must never be served to another visitor."""
+    if page_key and not any(marker in page.html for marker in PRIVATE_MARKERS):
         cache.set(page_key, page, timeout=int(settings.STYLEFINDER_PAGE_CACHE_SECONDS))
 
 

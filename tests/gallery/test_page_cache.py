@@ -147,3 +147,18 @@ def test_no_cache_with_zero_seconds(library, settings):
     with CaptureQueriesContext(connection) as queries:
         page(visitor(), photo)
     assert len(queries) > 5  # rendered again, photo, renditions, neighbours and all
+
+
+def test_a_page_with_a_form_token_is_never_kept(library):
+    """Should the photo page ever get a form, its CSRF token is the visitor's own."""
+    from django.test import RequestFactory
+
+    from experiments.assignment import Assignment
+
+    request = RequestFactory().get("/")
+    key = page_cache.key(request, "photo", library[0].pk, Assignment(None, "v", "style_knn"))
+    html = '<form><input type="hidden" name="csrfmiddlewaretoken" value="secret"></form>'
+    page_cache.put(key, page_cache.CachedPage(html, ()))
+    assert page_cache.get(key) is None
+    page_cache.put(key, page_cache.CachedPage("<p>no form</p>", ()))
+    assert page_cache.get(key).html == "<p>no form</p>"
