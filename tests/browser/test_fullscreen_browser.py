@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import _new_page, ready_photos
-from tests.helpers.browser import images_loaded
+from tests.helpers.browser import images_loaded, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -65,15 +65,20 @@ def test_full_screen_opens_browses_and_closes(
             else:
                 page.keyboard.press("ArrowRight")
         assert page.url.endswith(oldest.get_absolute_url() + "#fullscreen")
-        page.wait_for_function("document.getElementById('fullscreen').open")
+        wait_until(page, "document.getElementById('fullscreen').open")
         fills_the_screen(page, viewport)
 
         if touch:
             page.touchscreen.tap(width // 2, height // 2)  # a tap closes
         else:
             page.keyboard.press("Escape")
-        page.wait_for_function("!document.getElementById('fullscreen').open")
-        assert page.evaluate("document.activeElement.hasAttribute('data-fullscreen-open')")
+        wait_until(page, "!document.getElementById('fullscreen').open")
+        # The dialog's close event, whose handler restores the focus and the address, is a task
+        # queued after `open` turns false: wait for it (a focus never restored times out).
+        wait_until(
+            page,
+            "document.activeElement && document.activeElement.hasAttribute('data-fullscreen-open')",
+        )
         assert "#fullscreen" not in page.url
         # once closed, the arrows browse the pages again (keyboard-nav.js)
         with page.expect_navigation():

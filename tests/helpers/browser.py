@@ -33,3 +33,17 @@ def sign_in(page, site: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"{site}/admin/")
+
+
+def wait_until(page, expression: str, timeout: float = 5.0) -> None:
+    """Poll a JavaScript expression from the test until it is truthy (AssertionError after
+    `timeout` seconds). Unlike `page.wait_for_function`, whose in-page polling evaluates the
+    string and is refused under the site's CSP (no 'unsafe-eval'), each poll is a plain
+    `page.evaluate`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
