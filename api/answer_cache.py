@@ -1,6 +1,6 @@
 """Answers of the API that are the same for every anonymous caller of one A/B variant, cached
-until the library changes (`recommender.content_version`) or the code does
-(`config.code_version`), for `STYLEFINDER_PAGE_CACHE_SECONDS`.
+until the library or the code changes (`recommender.content_version.cache_key`), for
+`STYLEFINDER_PAGE_CACHE_SECONDS`.
 
 `GET /api/photos/{id}/similar/` is one: its list depends on the photo, `k`, `mode`, the
 variant's strategy and the host its URLs are built for. Staff and token callers (who may see
@@ -10,28 +10,17 @@ unreachable cache is a miss.
 
 from __future__ import annotations
 
-import hashlib
-
-from django.conf import settings
 from django.core.cache import cache
 
-from config.code_version import code_version
 from experiments.models import Strategy
 from recommender import content_version
 
 
 def answer_key(request, name: str, *parts, strategy: str | None = None) -> str | None:
     """The cache key of an answer, or None when it must not be cached."""
-    if int(settings.STYLEFINDER_PAGE_CACHE_SECONDS) <= 0 or request.user.is_authenticated:
+    if request.user.is_authenticated or strategy == Strategy.RANDOM:
         return None
-    if strategy == Strategy.RANDOM:
-        return None
-    version = content_version.current()
-    if not version:
-        return None
-    origin = f"{request.scheme}://{request.get_host()}"
-    raw = "|".join(map(str, (name, *parts, strategy, origin, code_version(), version)))
-    return "api:answer:" + hashlib.sha256(raw.encode()).hexdigest()
+    return content_version.cache_key("api:answer", request, name, *parts, strategy)
 
 
 def cached_answer(key: str | None):
@@ -40,4 +29,4 @@ def cached_answer(key: str | None):
 
 def keep_answer(key: str | None, data) -> None:
     if key:
-        cache.set(key, data, timeout=int(settings.STYLEFINDER_PAGE_CACHE_SECONDS))
+        cache.set(key, data, timeout=content_version.cache_seconds())

@@ -4,9 +4,9 @@ A photo page is the same for every visitor of one variant, but for two signed va
 impression token of its "Similar style" list (bound to the visitor) and the page view that time
 on page is reported against. So the page is rendered with a placeholder for each (a keyed hash
 of its name: nothing a photographer types can collide with it) and kept in the cache under the
-photo, the visitor's variant, the host and scheme the absolute URLs were built for, the code
-(`config.code_version`), and the library's `content_version`; every request
-fills in its own two values. The first visitor of a photo and variant pays for the render, the
+photo and the visitor's variant (`recommender.content_version.cache_key` adds the origin the
+absolute URLs were built for, the code's version and the library's); every request fills in its
+own two values. The first visitor of a photo and variant pays for the render, the
 others for a cache read and two string replacements (`benchmarks/load.py` measures it).
 
 Not cached: staff (previews, admin links), the `random` variant (a new draw per page view), and
@@ -15,19 +15,19 @@ nothing at all with `STYLEFINDER_PAGE_CACHE_SECONDS=0`. An unreachable cache is 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import cache as once
 
 from django.conf import settings
 from django.core.cache import cache
 
-from config.code_version import code_version
 from experiments.assignment import Assignment
 from experiments.models import Strategy
 from recommender import content_version
 
 
+@once  # on every request's path; the secret key does not change in a process
 def placeholder(name: str) -> str:
     """A stand-in for a per-request value in a cached page: letters and digits (unchanged by
     HTML escaping), the same in every process, unguessable without the secret key."""
@@ -43,22 +43,13 @@ class CachedPage:
 
 
 def cacheable(assignment: Assignment, is_staff: bool) -> bool:
-    return (
-        int(settings.STYLEFINDER_PAGE_CACHE_SECONDS) > 0
-        and not is_staff
-        and assignment.strategy != Strategy.RANDOM
-    )
+    return not is_staff and assignment.strategy != Strategy.RANDOM
 
 
 def key(request, kind: str, pk: int, assignment: Assignment) -> str | None:
-    """The cache key of a page, or None when the cache cannot be reached."""
-    version = content_version.current()
-    if not version:
-        return None
-    origin = f"{request.scheme}://{request.get_host()}"
-    variant = f"{assignment.experiment_id}:{assignment.variant}:{assignment.strategy}"
-    raw = f"{kind}|{pk}|{variant}|{origin}|{code_version()}|{version}"
-    return "gallery:page:" + hashlib.sha256(raw.encode()).hexdigest()
+    """The cache key of a page, or None when caching is off or the cache cannot be reached."""
+    variant = (assignment.experiment_id, assignment.variant, assignment.strategy)
+    return content_version.cache_key("gallery:page", request, kind, pk, *variant)
 
 
 def get(page_key: str | None) -> CachedPage | None:
@@ -73,7 +64,7 @@ def put(page_key: str | None, page: CachedPage) -> None:
     """Keep `page` for the next visitors, unless it holds something of this visitor's own: a
     form's CSRF token must never be served to another visitor."""
     if page_key and not any(marker in page.html for marker in PRIVATE_MARKERS):
-        cache.set(page_key, page, timeout=int(settings.STYLEFINDER_PAGE_CACHE_SECONDS))
+        cache.set(page_key, page, timeout=content_version.cache_seconds())
 
 
 def fill(page: CachedPage, values: dict[str, str]) -> str:

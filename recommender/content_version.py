@@ -5,7 +5,8 @@ changes: a photo is processed, edited, published, hidden or deleted (`photos.sig
 library_changed`), or an album, a run or the recommender settings are saved. Each of those
 replaces the version (a random token in the shared cache), so every cached page keyed with the
 old one is simply never read again and expires. The gallery (`gallery/page_cache.py`) and the
-API key their caches with `current()`.
+API (`api/answer_cache.py`) key their caches with `cache_key`, which adds the code's version
+(`config.code_version`) and the origin the absolute URLs are built for.
 
 With the embedded default's per-process memory cache, a change is seen at once by the process
 that made it; other processes (several gunicorn workers without Redis) see it when their
@@ -14,12 +15,15 @@ entries expire (`STYLEFINDER_PAGE_CACHE_SECONDS`). With Redis every process sees
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from config.code_version import code_version
 from photos.signals import library_changed
 
 KEY = "recommender:content-version"
@@ -32,6 +36,24 @@ def current() -> str:
         cache.add(KEY, uuid.uuid4().hex, timeout=None)
         version = cache.get(KEY)
     return version or ""
+
+
+def cache_seconds() -> int:
+    """How long a cached page or answer lives (`STYLEFINDER_PAGE_CACHE_SECONDS`; 0: no caching)."""
+    return int(settings.STYLEFINDER_PAGE_CACHE_SECONDS)
+
+
+def cache_key(namespace: str, request, *parts) -> str | None:
+    """The key of something public pages show, for `request`'s origin, this code and the library
+    as it is now; None when caching is off or the cache cannot be reached."""
+    if cache_seconds() <= 0:
+        return None
+    version = current()
+    if not version:
+        return None
+    origin = f"{request.scheme}://{request.get_host()}"
+    raw = "|".join(map(str, (*parts, origin, code_version(), version)))
+    return f"{namespace}:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def bump(**kwargs) -> None:
