@@ -356,6 +356,10 @@ STYLEFINDER_CNN_EMBEDDING_LAYER = env_str("STYLEFINDER_CNN_EMBEDDING_LAYER")
 STYLEFINDER_CNN_STYLE_LAYERS = env_str("STYLEFINDER_CNN_STYLE_LAYERS")
 STYLEFINDER_CNN_BATCH_SIZE = env_int("STYLEFINDER_CNN_BATCH_SIZE", 16)
 STYLEFINDER_CNN_DOWNLOAD_TIMEOUT = env_int("STYLEFINDER_CNN_DOWNLOAD_TIMEOUT", 15)
+# Where the compiled (LiteRT) copy of the CNN is kept (blank: ~/.cache/stylefinder/cnn; "none":
+# every process loads Keras), and the threads one inference uses (0: every core).
+STYLEFINDER_CNN_CACHE_DIR = env_str("STYLEFINDER_CNN_CACHE_DIR")
+STYLEFINDER_CNN_THREADS = env_int("STYLEFINDER_CNN_THREADS", 0)
 
 # --- Auth, i18n -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

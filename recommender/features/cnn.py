@@ -27,6 +27,12 @@ Its fields carry the names of these settings / environment variables:
     files, `APPLICATION_STYLE_LAYERS` for applications, else the last layers at 1/2 and 1/4 of the
     input resolution.
 ``STYLEFINDER_CNN_BATCH_SIZE`` (16)
+``STYLEFINDER_CNN_CACHE_DIR`` (``~/.cache/stylefinder/cnn``)
+    Where the compiled (LiteRT) copy of each configuration is kept (`compiled_cnn`): the first
+    process converts the Keras model, later ones open the copy in well under a second without
+    importing TensorFlow. ``none``: no copy, every process loads Keras.
+``STYLEFINDER_CNN_THREADS`` (0: every core)
+    Threads of one inference with the compiled copy (a process pool gives each process one).
 
 If no model can be had, `CnnExtractor.check_available` raises `ExtractorUnavailable` saying why,
 logs it once, and remembers it for the life of the process (no retry storm). The model is loaded
@@ -54,7 +60,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import compiled_cnn
 from .base import ExtractorUnavailable, FeatureExtractor
+from .native_output import filtered_stderr
 
 # Quiet TensorFlow's C++ logging; must be set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -89,6 +97,8 @@ ENV_EMBEDDING_LAYER = "STYLEFINDER_CNN_EMBEDDING_LAYER"
 ENV_STYLE_LAYERS = "STYLEFINDER_CNN_STYLE_LAYERS"
 ENV_BATCH_SIZE = "STYLEFINDER_CNN_BATCH_SIZE"
 ENV_DOWNLOAD_TIMEOUT = "STYLEFINDER_CNN_DOWNLOAD_TIMEOUT"
+ENV_CACHE_DIR = "STYLEFINDER_CNN_CACHE_DIR"
+ENV_THREADS = "STYLEFINDER_CNN_THREADS"
 
 #: `CnnConfig` field → the setting / environment variable it comes from.
 SETTING_NAMES: dict[str, str] = {
@@ -98,6 +108,8 @@ SETTING_NAMES: dict[str, str] = {
     "style_layers": ENV_STYLE_LAYERS,
     "batch_size": ENV_BATCH_SIZE,
     "download_timeout": ENV_DOWNLOAD_TIMEOUT,
+    "cache_dir": ENV_CACHE_DIR,
+    "threads": ENV_THREADS,
 }
 
 
@@ -136,6 +148,8 @@ class CnnConfig:
     style_layers: tuple[str, ...] | None = None
     batch_size: int = 16
     download_timeout: float = 15.0
+    cache_dir: str | None = None  # None: compiled_cnn.default_cache_dir(); "none": no copy
+    threads: int = 0  # 0: every core
 
     def __post_init__(self) -> None:
         # Normalise so that equal configurations hash equally (and share one loaded model).
@@ -144,6 +158,14 @@ class CnnConfig:
         set_(self, "model", _blank_to_none(self.model) or DEFAULT_MODEL)
         set_(self, "embedding_layer", _blank_to_none(self.embedding_layer))
         set_(self, "style_layers", _parse_layers(self.style_layers))
+        set_(self, "cache_dir", _blank_to_none(self.cache_dir))
+        try:
+            threads = int(self.threads)
+        except (TypeError, ValueError):
+            raise ValueError(f"{ENV_THREADS} must be an integer, not {self.threads!r}") from None
+        if threads < 0:
+            raise ValueError(f"{ENV_THREADS} must be 0 (every core) or more, not {threads}")
+        set_(self, "threads", threads)
         try:
             batch_size = int(self.batch_size)
         except (TypeError, ValueError):
@@ -166,7 +188,20 @@ class CnnConfig:
     @property
     def model_key(self) -> tuple[Any, ...]:
         """The fields that determine the loaded model (the batch size does not)."""
-        return (self.weights, self.model, self.embedding_layer, self.style_layers)
+        return (*self.vector_settings, self.weights, self.cache_dir, self.threads)
+
+    @property
+    def vector_settings(self) -> tuple[Any, ...]:
+        """The settings the vector depends on besides the weights' content."""
+        return (self.model, self.embedding_layer, self.style_layers)
+
+    def compiled_folder(self) -> Path | None:
+        """Where compiled copies are kept, or None when they are turned off."""
+        if self.cache_dir is None:
+            return compiled_cnn.default_cache_dir()
+        if self.cache_dir.lower() in {"none", "off"}:
+            return None
+        return Path(self.cache_dir).expanduser()
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CnnConfig:
@@ -216,33 +251,11 @@ def _host_unreachable(host: str, timeout: float) -> str | None:
 
 
 def _import_keras() -> Any:
-    """Import Keras (and TensorFlow under it) without TensorFlow's native start-up lines.
-
-    Those lines go straight to file descriptor 2, so it points at a file during the import;
-    everything else written there meanwhile (another thread's log line, a real native warning)
-    is written back afterwards.
-    """
+    """Import Keras (and TensorFlow under it) without TensorFlow's native start-up lines."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [
-                line
-                for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-                if not TF_STARTUP_NOISE.match(line)
-            ]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    with filtered_stderr(TF_STARTUP_NOISE):
+        import keras
     return keras
 
 
@@ -284,11 +297,23 @@ class _Backbone:
     preprocess: Callable[[np.ndarray], np.ndarray] | None  # applications' preprocess_input
     embedding_dim: int
     style_channels: tuple[int, ...]
+    # Keras backbones: converts the whole forward pass (preprocess included) to LiteRT.
+    compile: Callable[[], bytes] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def dim(self) -> int:
         return self.embedding_dim + 2 * sum(self.style_channels)
+
+    def meta(self) -> dict[str, Any]:
+        """What a compiled copy needs besides the network to stand in for this backbone."""
+        return {
+            "description": self.description,
+            "signature": self.signature,
+            "side": self.side,
+            "embedding_dim": self.embedding_dim,
+            "style_channels": list(self.style_channels),
+        }
 
 
 def _unavailable(message: str) -> ExtractorUnavailable:
@@ -296,11 +321,71 @@ def _unavailable(message: str) -> ExtractorUnavailable:
 
 
 def _load_backbone(config: CnnConfig) -> _Backbone:
+    """The compiled copy if there is one; else Keras, compiled for next time where possible."""
     weights = Path(config.weights).expanduser() if config.weights else None
     if weights is not None and not weights.is_file():
         what = "is a directory, not a file" if weights.is_dir() else "does not exist"
         raise _unavailable(f"{ENV_WEIGHTS}={weights} {what}.")
 
+    copy = _compiled_copy(config, weights)
+    if copy is not None and copy.exists():
+        loaded = _open_compiled(copy, config)
+        if loaded is not None:
+            return loaded
+    backbone = _load_keras_backbone(config, weights)
+    if copy is None or backbone.compile is None:
+        return backbone
+    try:
+        copy.write(backbone.compile(), backbone.meta())
+    except Exception as exc:  # a read-only cache folder, a layer the converter cannot take
+        logger.warning(
+            "The CNN could not be compiled to %s (%s: %s); this process runs it with Keras.",
+            copy.model_path,
+            type(exc).__name__,
+            exc,
+        )
+        return backbone
+    # From now on this process computes exactly what every later process will.
+    return _open_compiled(copy, config) or backbone
+
+
+def _compiled_copy(config: CnnConfig, weights: Path | None) -> compiled_cnn.CompiledCopy | None:
+    folder = config.compiled_folder()
+    if folder is None or not compiled_cnn.runtime_available():
+        return None
+    try:
+        stem = compiled_cnn.copy_name(weights, config.vector_settings)
+    except OSError as exc:
+        raise _unavailable(f"{ENV_WEIGHTS}={weights} cannot be read ({exc}).") from exc
+    return compiled_cnn.CompiledCopy(folder, stem)
+
+
+def _open_compiled(copy: compiled_cnn.CompiledCopy, config: CnnConfig) -> _Backbone | None:
+    """The copy as a backbone; None (and the copy removed) if it cannot be opened."""
+    try:
+        meta = copy.read_meta()
+        forward = compiled_cnn.LiteRtForward(copy.model_path, config.threads or os.cpu_count() or 1)
+        return _Backbone(
+            description=f"{meta['description']}; compiled copy {copy.model_path} (LiteRT)",
+            signature=meta["signature"],
+            side=int(meta["side"]),
+            forward=forward,
+            preprocess=None,  # part of the compiled network
+            embedding_dim=int(meta["embedding_dim"]),
+            style_channels=tuple(int(c) for c in meta["style_channels"]),
+        )
+    except Exception as exc:
+        logger.warning(
+            "The compiled CNN %s cannot be opened (%s: %s); it is made again.",
+            copy.model_path,
+            type(exc).__name__,
+            exc,
+        )
+        copy.discard()
+        return None
+
+
+def _load_keras_backbone(config: CnnConfig, weights: Path | None) -> _Backbone:
     try:
         keras = _import_keras()
     except Exception as exc:  # ImportError, or a broken TensorFlow install
@@ -483,24 +568,21 @@ def _wrap(
                 f"{source}: style layer {name!r} has shape {output.shape}; expected a feature map."
             )
 
-    features = keras.Model(model.inputs[0], [embedding, *style_outputs], name="stylefinder_cnn")
     ops = keras.ops
-
-    def forward(batch: Any) -> Any:
-        outputs = features(batch, training=False)
-        first = outputs[0]
-        parts = [ops.mean(first, axis=(1, 2)) if len(first.shape) == 4 else first]
-        for activations in outputs[1:]:
-            mean = ops.mean(activations, axis=(1, 2))
-            centred = activations - ops.expand_dims(ops.expand_dims(mean, 1), 1)
-            parts += [mean, ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))]
-        return ops.concatenate(parts, axis=-1)
+    parts = [ops.mean(embedding, axis=(1, 2)) if len(embedding.shape) == 4 else embedding]
+    for activations in style_outputs:
+        mean = ops.mean(activations, axis=(1, 2))
+        centred = activations - ops.expand_dims(ops.expand_dims(mean, 1), 1)
+        parts += [mean, ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))]
+    vector_model = keras.Model(
+        model.inputs[0], ops.concatenate(parts, axis=-1), name="stylefinder_cnn"
+    )
 
     import tensorflow as tf  # Keras' only backend here (requirements.txt: tensorflow-cpu)
 
     # One graph for every batch size: no retracing between full and partial batches.
     compiled = tf.function(
-        forward,
+        lambda batch: vector_model(batch, training=False),
         input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32)],
         reduce_retracing=True,
     )
@@ -524,6 +606,7 @@ def _wrap(
         preprocess=preprocess,
         embedding_dim=int(embedding.shape[-1]),
         style_channels=tuple(int(output.shape[-1]) for output in style_outputs),
+        compile=lambda: compiled_cnn.convert(keras, vector_model, side, preprocess),
     )
 
 
