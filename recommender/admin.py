@@ -85,7 +85,8 @@ class RecommenderSettingsForm(forms.ModelForm):
             "cluster_count": "Number of albums (at least 2); empty = automatic: the k with the "
             "best silhouette between k min and k max.",
             "k_min": "Automatic k: smallest k tried (at least 2).",
-            "k_max": "Automatic k: largest k tried (at least k min).",
+            "k_max": "Automatic k: largest k tried (at least k min); empty = grows with the "
+            "gallery: √(photos / 2), between 4 and 60.",
         }
         labels = {
             "cnn_weight": "CNN weight",

@@ -8,6 +8,12 @@ WCSS and bootstrap stability at the chosen k, and the sweep of every k tried.
 Choices, so that an automatic run over 10k photos and k = 2…60 stays well under a minute on two
 cores:
 
+- **The k range grows with the gallery.** Without a `k_max`, automatic k tries up to
+  `default_k_max(n)` = √(n/2) (the usual rule of thumb for the number of clusters), at least
+  `AUTO_K_MAX_FLOOR` and at most `AUTO_K_MAX_CEILING`: 65 photos try k = 2…6, 1k photos 2…22,
+  from about 7k photos 2…60. A fixed range wasted most of a small gallery's sweep on k it could
+  not support (65 photos and k up to 20: three photos an album) and gave a large one too few.
+
 - **Silhouette** is Euclidean on the unit rows (the chord distance, sqrt(2 - 2 cos)). It orders
   pairs exactly as cosine does, and unlike the cosine "distance" it is a metric and the distance
   that k-means and Ward minimise, so the score judges the partition by the criterion that built
@@ -40,6 +46,7 @@ give the same result, and nothing global is touched.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -63,6 +70,15 @@ STABILITY_MIN_ROWS = 10
 
 # Independent random streams, one per purpose.
 _SILHOUETTE, _KMEANS, _WARD, _STABILITY = range(4)
+
+#: automatic k without a k_max: √(n/2) clamped to [AUTO_K_MAX_FLOOR, AUTO_K_MAX_CEILING]
+AUTO_K_MAX_FLOOR = 4
+AUTO_K_MAX_CEILING = 60
+
+
+def default_k_max(n: int) -> int:
+    """Largest k automatic k tries for `n` photos when none is set (see the module docstring)."""
+    return int(min(AUTO_K_MAX_CEILING, max(AUTO_K_MAX_FLOOR, round(math.sqrt(n / 2)))))
 
 
 @dataclass
@@ -93,7 +109,7 @@ def cluster(
     *,
     k: int | None = None,
     k_min: int = 2,
-    k_max: int = 20,
+    k_max: int | None = None,
     algorithm: str = "kmeans",
     seed: int = 0,
     silhouette_sample: int = 2000,
@@ -103,7 +119,8 @@ def cluster(
     """Cluster the rows of `matrix` (n, d), which should be L2-normalised.
 
     `k` given: that k, clamped to [1, number of distinct rows]. `k=None`: every k in
-    [max(k_min, 2), min(k_max, n - 1, distinct rows)] is fitted and the one with the best
+    [max(k_min, 2), min(k_max, n - 1, distinct rows)] is fitted (`k_max=None`: the larger of
+    `default_k_max(n)` and `k_min`) and the one with the best
     silhouette wins (ties go to the smaller k; if no silhouette can be computed, the smallest k).
     Fewer than 3 rows, or a single distinct row, give one cluster. Labels are numbered by cluster
     size, largest first. A fit that leaves a cluster empty (duplicate rows) returns fewer
@@ -119,6 +136,8 @@ def cluster(
         raise ValueError("cannot cluster an empty matrix")
     if not np.isfinite(X).all():
         raise ValueError("the matrix has NaN or infinite values")
+    if k_max is None:
+        k_max = max(default_k_max(n), k_min)
     if k is None and k_min > k_max:
         raise ValueError(f"k_min ({k_min}) is larger than k_max ({k_max})")
 

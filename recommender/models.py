@@ -98,7 +98,12 @@ class RecommenderSettings(models.Model):
         "in the range below.",
     )
     k_min = models.PositiveSmallIntegerField(default=2, help_text="Automatic k: smallest k tried.")
-    k_max = models.PositiveSmallIntegerField(default=20, help_text="Automatic k: largest k tried.")
+    k_max = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Automatic k: largest k tried. Empty: grows with the gallery (√(photos / 2), "
+        "between 4 and 60).",
+    )
     look_mode = models.BooleanField(
         default=True,
         verbose_name="offer the look mode",

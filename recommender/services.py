@@ -20,7 +20,7 @@ from photos.storage import delete_files
 
 from .albums import match_albums
 from .blocks import cnn_layout, fit_space
-from .clustering import cluster
+from .clustering import cluster, default_k_max
 from .explain import reasons, style_attributes
 from .extraction import (
     configured_extractor,
@@ -168,7 +168,9 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
             "algorithm": knobs.algorithm,
             "k": fixed_k,
             "k_min": knobs.k_min,
-            "k_max": knobs.k_max,
+            # The largest k tried: the setting, or what the gallery's size gives (None set).
+            "k_max": knobs.k_max or max(default_k_max(len(photo_ids)), knobs.k_min),
+            "k_max_grows_with_gallery": knobs.k_max is None,
         },
     }
     run = ClusterRun.objects.create(

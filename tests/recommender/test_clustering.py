@@ -109,6 +109,18 @@ def test_k_range_is_clamped_to_n():
         cluster(rows, k_min=5, k_max=3)
 
 
+def test_without_k_max_the_range_grows_with_the_gallery():
+    assert [clustering.default_k_max(n) for n in (10, 65, 100, 1000, 10_000, 100_000)] == [
+        4, 6, 7, 22, 60, 60,
+    ]  # fmt: skip
+    rows, _ = blobs(5, n=65, dim=8)
+    assert [p.k for p in cluster(rows).sweep] == [2, 3, 4, 5, 6]
+    rows, _ = blobs(5, n=1000, dim=8)
+    assert [p.k for p in cluster(rows, stability_runs=0).sweep] == list(range(2, 23))
+    # A k_min above the grown maximum is still honoured.
+    assert [p.k for p in cluster(rows[:65], k_min=8).sweep] == [8]
+
+
 @pytest.mark.parametrize("score", [0.5, None])
 def test_ties_and_missing_silhouettes_go_to_the_smaller_k(monkeypatch, score):
     monkeypatch.setattr(clustering, "_silhouette", lambda distances, labels: score)

@@ -1,5 +1,6 @@
 """recommender 0006: the look weight arrives; a settings row still on the old defaults moves to
-the new ones, weights a photographer chose are kept."""
+the new ones, weights a photographer chose are kept. 0009: k max on the old default (20) becomes
+empty (grows with the gallery), a chosen k max is kept."""
 
 import pytest
 from django.db import connection
@@ -57,3 +58,9 @@ def test_chosen_weights_are_kept_and_the_look_is_added(latest):
 def test_the_model_defaults_are_the_space_defaults(db):
     RecommenderSettings.objects.all().delete()
     assert RecommenderSettings.load().space_settings() == SpaceSettings()
+
+
+@pytest.mark.parametrize(("before", "after"), [(20, None), (12, 12)])
+def test_k_max_on_the_old_default_grows_with_the_gallery(latest, before, after):
+    _row_before(k_max=before)
+    assert _after().k_max == after

@@ -37,7 +37,7 @@ def settings_data(**overrides) -> dict:
         "algorithm": "kmeans",
         "cluster_count": "",
         "k_min": "2",
-        "k_max": "20",
+        "k_max": "",
         "look_mode": "on",
         "scene_mode": "on",
         "same_scene_strip": "on",
