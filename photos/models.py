@@ -15,6 +15,11 @@ class PhotoQuerySet(models.QuerySet):
     def with_renditions(self) -> PhotoQuerySet:
         return self.prefetch_related("renditions")
 
+    def awaiting_processing(self) -> PhotoQuerySet:
+        """Pending photos handed to the task queue (or being processed now). A pending photo
+        whose hand-over failed carries `photos.queueing.NOT_QUEUED` as its error instead."""
+        return self.filter(status=Photo.Status.PENDING, error="")
+
 
 class Photo(models.Model):
     class Status(models.TextChoices):

@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from . import storage as media
 from .models import Photo
-from .renditions import make_renditions
+from .renditions import store_renditions
 from .signals import announce_change
 
 logger = logging.getLogger(__name__)
 
-ProcessingStep = Callable[[Photo], None]
+#: A step computes outside any transaction and returns what writes its rows (or None); the
+#: writes of every step run together in the photo's one short transaction.
+ProcessingStep = Callable[[Photo], Callable[[], object] | None]
 _steps: list[ProcessingStep] = []
 
 # Errors worth another try later (database or storage briefly unreachable), not a bad photo.
@@ -71,10 +73,14 @@ def process_photo(photo_id: int, *, raise_transient: bool = False) -> Photo | No
         return None
     written: list[str] = []
     try:
+        # The work first, the rows after: the transaction (on SQLite, the one write lock that
+        # other processes wait for) lasts as long as the writes, not the decoding and encoding.
+        writes = [store_renditions(photo, written)]
+        writes += [step(photo) for step in _steps]
         with transaction.atomic():
-            make_renditions(photo, written)
-            for step in _steps:
-                step(photo)
+            for write in writes:
+                if write is not None:
+                    write()
     except Exception as exc:
         # The rows were rolled back; their new files go too (best effort: the storage may be
         # what failed).

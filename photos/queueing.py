@@ -8,6 +8,9 @@ pipeline and nothing imports the task back (DESIGN.md §8: Wagtail's `signal_han
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -52,6 +55,25 @@ def _note_not_queued(photo_id: int, not_queued: bool) -> None:
         logger.warning("Could not record the queue state of photo %s", photo_id, exc_info=True)
 
 
+#: While set (`processing_handled_by`), photos go to this callable instead of the task queue.
+_handler: ContextVar[Callable[[int], None] | None] = ContextVar("processing_handler", default=None)
+
+
+@contextmanager
+def processing_handled_by(handler: Callable[[int], None]) -> Iterator[None]:
+    """Within the block, each photo whose ingest commits is handed to `handler(photo_id)`
+    instead of the task queue (the import command's process pool in the embedded default)."""
+    token = _handler.set(handler)
+    try:
+        yield
+    finally:
+        _handler.reset(token)
+
+
 def request_processing(photo_id: int) -> None:
     """Queue a photo for processing once the current transaction commits."""
-    transaction.on_commit(lambda: enqueue_processing(photo_id))
+    handler = _handler.get()
+    if handler is not None:
+        transaction.on_commit(lambda: handler(photo_id))
+    else:
+        transaction.on_commit(lambda: enqueue_processing(photo_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -101,58 +101,71 @@ def _encode_webp(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def render(base: Image.Image, spec: RenditionSpec) -> tuple[Image.Image, bytes]:
-    """One rendition of the decoded, normalised `base`: resized (never up) and encoded."""
-    image = base.copy()
-    image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
-    return image, _encode_webp(image, spec.quality)
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    """`image` shrunk to fit `max_side` (never enlarged; the same image when it fits)."""
+    if max(image.size) <= max_side:
+        return image
+    smaller = image.copy()
+    smaller.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return smaller
 
 
 def render_all(base: Image.Image) -> list[tuple[RenditionSpec, Image.Image, bytes]]:
-    """Every spec's rendition of `base`, largest first, resized and encoded in parallel threads
-    (Pillow releases the GIL while it resizes and encodes, so the specs use every core)."""
+    """Every spec's rendition of the decoded, normalised `base`, largest first.
+
+    Each size is resized from the next larger one rather than from `base` (fewer pixels to
+    filter, no copy of a size that fits), then the sizes are encoded in parallel threads (Pillow
+    releases the GIL while it encodes, so the specs use every core)."""
     specs = sorted(SPECS, key=lambda s: -s.max_side)
+    images: list[Image.Image] = []
+    for spec in specs:
+        images.append(_fit(images[-1] if images else base, spec.max_side))
     with ThreadPoolExecutor(max_workers=len(specs), thread_name_prefix="rendition") as pool:
-        rendered = list(pool.map(lambda spec: render(base, spec), specs))
-    return [(spec, image, data) for spec, (image, data) in zip(specs, rendered, strict=True)]
+        encoded = list(pool.map(_encode_webp, images, [spec.quality for spec in specs]))
+    return list(zip(specs, images, encoded, strict=True))
 
 
-def make_renditions(photo: Photo, written: list[str] | None = None) -> list[Rendition]:
-    """(Re)create every rendition of `photo`; idempotent, old files are removed after commit.
+def store_renditions(photo: Photo, written: list[str]) -> Callable[[], list[Rendition]]:
+    """Make and store every spec's file of `photo`; returns what saves their rows.
 
-    Files are read and written through the storage API only (local disk or S3 alike).
+    The decoding, resizing, encoding and storing touch no database row, so a caller can do them
+    before its transaction and hold the database's write lock (one writer at a time on SQLite)
+    only while the returned function saves the rows. Idempotent: rows of an earlier processing
+    are updated and their old files removed after the commit. Files are read and written through
+    the storage API only (local disk or S3 alike).
 
     The names of the files written are appended to `written`, so that a caller whose transaction
     fails later can remove them (a rollback does not undo storage).
     """
-    written = [] if written is None else written
     largest = max(spec.max_side for spec in SPECS)
     with photo.original.open("rb") as original:
         base = open_normalized(original, max_side=largest)
-
-    created: list[Rendition] = []
-    replaced_files: list[str] = []
+    field = Rendition._meta.get_field("file")
+    stored: list[tuple[RenditionSpec, Image.Image, str]] = []
     for spec, image, data in render_all(base):
-        content = ContentFile(data)
         # A new name for new content: a CDN may cache a rendition URL forever.
-        name = f"{photo.pk}-{spec.name}-{uuid.uuid4().hex[:8]}.webp"
-        existing = Rendition.objects.filter(photo=photo, spec=spec.name).first()
-        if existing is not None:
-            replaced_files.append(existing.file.name)
-            existing.file.save(name, content, save=False)
-            written.append(existing.file.name)
-            existing.width, existing.height = image.size
-            existing.save()
-            created.append(existing)
-        else:
-            rendition = Rendition(
-                photo=photo, spec=spec.name, width=image.width, height=image.height
-            )
-            rendition.file.save(name, content, save=False)
-            written.append(rendition.file.name)
+        name = field.generate_filename(None, f"{photo.pk}-{spec.name}-{uuid.uuid4().hex[:8]}.webp")
+        name = field.storage.save(name, ContentFile(data), max_length=field.max_length)
+        written.append(name)
+        stored.append((spec, image, name))
+
+    def save_rows() -> list[Rendition]:
+        existing = {r.spec: r for r in Rendition.objects.filter(photo=photo)}
+        saved: list[Rendition] = []
+        replaced_files: list[str] = []
+        for spec, image, name in stored:
+            rendition = existing.get(spec.name) or Rendition(photo=photo, spec=spec.name)
+            if rendition.file.name:
+                replaced_files.append(rendition.file.name)
+            rendition.file.name = name
+            rendition.width, rendition.height = image.size
             rendition.save()
-            created.append(rendition)
-    media.delete_files_on_commit(
-        photo.original.storage, replaced_files, reason=f"renditions of photo {photo.pk} replaced"
-    )
-    return created
+            saved.append(rendition)
+        media.delete_files_on_commit(
+            field.storage,
+            replaced_files,
+            reason=f"renditions of photo {photo.pk} replaced",
+        )
+        return saved
+
+    return save_rows

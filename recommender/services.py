@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,32 +48,43 @@ REBUILD_LOCK_SECONDS = 30 * 60  # expires, so a crashed build never blocks the n
 RUNS_KEPT = 3
 
 
-def extract_photo_features(photo: Photo) -> None:
-    """Processing step: store one FeatureVector per usable extractor for `photo` (idempotent)."""
+def extract_photo_features(photo: Photo) -> Callable[[], None]:
+    """Processing step: compute `photo`'s vectors with every usable extractor; returns what
+    stores them, one FeatureVector per extractor (idempotent)."""
     extractors = configured_extractors()
     side = max(extractor.input_side for extractor in extractors)
     with photo.original.open("rb") as original:
         image = open_normalized(original, max_side=side)
-    for name, vector in extract_image_features(image, extractors).items():
-        extractor = next(e for e in extractors if e.name == name)
-        FeatureVector.objects.update_or_create(
-            photo=photo,
-            extractor=extractor.name,
-            version=extractor.version,
-            defaults={"dim": int(vector.shape[0]), "data": FeatureVector.encode(vector)},
-        )
+    vectors = extract_image_features(image, extractors)
+
+    def store() -> None:
+        for extractor in extractors:
+            vector = vectors[extractor.name]
+            FeatureVector.objects.update_or_create(
+                photo=photo,
+                extractor=extractor.name,
+                version=extractor.version,
+                defaults={"dim": int(vector.shape[0]), "data": FeatureVector.encode(vector)},
+            )
+
+    return store
 
 
 RECLUSTER_REQUESTED_AT = "recommender:recluster-requested-at"
 RECLUSTER_SCHEDULED = "recommender:recluster-scheduled"
+#: A burst is over this long after its last change when no photo waits for processing. Waiting
+#: the whole STYLEFINDER_RECLUSTER_DELAY after an import the workers have finished only delays
+#: the new photos' neighbours; the delay stays the bound for photos stuck in the queue.
+SETTLED_QUIET_SECONDS = 1.0
 
 
 def request_recluster() -> None:
     """Photos changed: mark the index stale and, with a task queue, schedule a debounced run.
 
-    Many requests in a burst (a zip of 500 photos) cause one run once the burst has been quiet
-    for STYLEFINDER_RECLUSTER_DELAY seconds. In the embedded default (no queue) the writer
-    re-clusters once its whole change is done (`settle`).
+    Many requests in a burst (a zip of 500 photos) cause one run once the burst is over: no
+    photo waits for processing and no change came for SETTLED_QUIET_SECONDS, or, whatever
+    waits, no change came for STYLEFINDER_RECLUSTER_DELAY seconds. In the embedded default (no
+    queue) the writer re-clusters once its whole change is done (`settle`).
     """
     RecommenderSettings.load()
     RecommenderSettings.objects.filter(pk=1, index_dirty_since__isnull=True).update(
@@ -91,20 +103,28 @@ def schedule_recluster(countdown: float | None = None) -> None:
     delay = settings.STYLEFINDER_RECLUSTER_DELAY
     if not cache.add(RECLUSTER_SCHEDULED, "1", timeout=max(delay * 6, 60)):
         return
+    if countdown is None:
+        countdown = min(delay, SETTLED_QUIET_SECONDS + 0.1)
     try:
-        recluster_task.apply_async(countdown=delay if countdown is None else countdown)
+        recluster_task.apply_async(countdown=countdown)
     except Exception:  # broker down: the stale flag stays; the next change tries again
         cache.delete(RECLUSTER_SCHEDULED)
         logger.warning("Could not queue a re-cluster; the index stays stale", exc_info=True)
 
 
 def run_debounced_recluster() -> str:
-    """Body of the re-cluster task: wait for quiet, then run; reschedule when busy."""
+    """Body of the re-cluster task: wait for the burst to be over, then run; reschedule when
+    busy. Over: quiet for SETTLED_QUIET_SECONDS with no photo waiting for processing, or quiet
+    for STYLEFINDER_RECLUSTER_DELAY whatever waits (a photo stuck in the queue delays no run
+    for longer). While a burst goes on, the task looks again about once a second."""
     delay = settings.STYLEFINDER_RECLUSTER_DELAY
     quiet_for = time.time() - float(cache.get(RECLUSTER_REQUESTED_AT) or 0)
     cache.delete(RECLUSTER_SCHEDULED)
-    if quiet_for < delay:
-        schedule_recluster(countdown=delay - quiet_for + 0.5)
+    settled = quiet_for >= min(delay, SETTLED_QUIET_SECONDS) and (
+        quiet_for >= delay or not Photo.objects.awaiting_processing().exists()
+    )
+    if not settled:
+        schedule_recluster(countdown=min(delay - quiet_for, SETTLED_QUIET_SECONDS) + 0.1)
         return "waiting for the burst to settle"
     result = recluster()
     if result.run is None and "Another re-cluster" in result.message:
@@ -134,8 +154,22 @@ def recluster(*, k: int | None = None, auto: bool = False) -> RebuildResult:
         cache.delete(REBUILD_LOCK)
 
 
+class _Laps:
+    """Seconds spent in each phase of a run, in order (the run's config keeps them)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(now - self._last, 3)
+        self._last = now
+
+
 def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     started = time.perf_counter()
+    laps = _Laps()
     started_at = timezone.now()
     knobs = RecommenderSettings.load()
     RecommenderSettings.objects.filter(pk=1, index_dirty_since__lte=started_at).update(
@@ -151,6 +185,7 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     # Photos without style features (processed before features existed) wait for re-processing.
     photo_ids = [pid for pid, ok in zip(photo_ids, has_vectors, strict=True) if ok]
     features = {name: matrix[has_vectors] for name, matrix in features.items()}
+    laps("vectors")
 
     space_settings = knobs.space_settings()
     cnn = configured_extractor("cnn") if "cnn" in features else None
@@ -181,8 +216,9 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
             np.asarray(photo_ids), features, space_settings, layout, cnn_signature=signature
         )
         run.config["blocks"] = [block.name for block in space.blocks]
+        laps("space")
         style = features["style"]
-        _write_neighbours(run, space, photo_ids, style, knobs.neighbours_per_photo)
+        _write_neighbours(run, space, photo_ids, style, knobs.neighbours_per_photo, laps)
         clustering = cluster(
             space.matrix,
             k=fixed_k,
@@ -190,13 +226,17 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
             k_max=knobs.k_max,
             algorithm=knobs.algorithm,
         )
+        laps("clustering")
         _write_clusters(run, clustering, photo_ids, style)
+        laps("albums")
         run.k = clustering.k
         run.silhouette = clustering.silhouette
         run.wcss = clustering.wcss
         run.stability = clustering.stability
         run.sweep = clustering.sweep_as_dicts()
         run.space_file.save(f"run-{run.pk}.npz", ContentFile(space.to_bytes()), save=False)
+        laps("index file")
+        run.config["seconds"] = laps.seconds
         with transaction.atomic():
             # Readers see the old run until this commits, then the whole new one.
             ClusterRun.objects.filter(is_active=True).update(is_active=False)
@@ -245,7 +285,7 @@ def upgrade_features(photo_ids: list[int], extractors: list[tuple[str, int]]) ->
     done = 0
     for photo in Photo.objects.filter(pk__in=outdated).order_by("pk").iterator(chunk_size=200):
         try:
-            extract_photo_features(photo)
+            extract_photo_features(photo)()
         except Exception:
             logger.exception("Re-extracting the features of photo %s failed", photo.pk)
             continue
@@ -262,9 +302,10 @@ def _fmt(value: float | None) -> str:
 
 
 def _write_neighbours(
-    run: ClusterRun, space, photo_ids: list[int], style: np.ndarray, per_photo: int
+    run: ClusterRun, space, photo_ids: list[int], style: np.ndarray, per_photo: int, laps: _Laps
 ) -> None:
     indices, scores = space.all_neighbours(per_photo)
+    laps("neighbours")
     attributes = [style_attributes(vector) for vector in style]
     rows = []
     for i, photo_id in enumerate(photo_ids):
@@ -280,6 +321,7 @@ def _write_neighbours(
                 )
             )
     Neighbour.objects.bulk_create(rows, batch_size=2000)
+    laps("neighbour rows")
 
 
 def _previous_albums() -> dict[int, set[int]]:

@@ -184,3 +184,9 @@ def test_imports_real_photos(run, tmp_path):
         assert photo.status == Photo.Status.READY, photo.error
         assert photo.width > 0 and photo.height > 0
         assert photo.rendition_url("thumb")
+
+
+def test_jobs_must_be_positive(run, tmp_path):
+    (tmp_path / "a.jpg").write_bytes(image_bytes(seed=60))
+    with pytest.raises(CommandError, match="--jobs must be at least 1"):
+        run(tmp_path, "--jobs", "0")

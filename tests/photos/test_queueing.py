@@ -45,6 +45,23 @@ def test_processing_is_queued_only_once_the_transaction_commits(
     assert queued == [photo.pk]
 
 
+def test_a_handler_takes_the_photos_instead_of_the_queue_within_its_block(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[int] = []
+    handled: list[int] = []
+    monkeypatch.setattr(process_photo_task, "delay", queued.append)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        queueing.processing_handled_by(handled.append),
+    ):
+        photo = ingest_photo(image_file("pooled.jpg"))
+    assert (handled, queued) == ([photo.pk], [])
+    with django_capture_on_commit_callbacks(execute=True):
+        again = ingest_photo(image_file("queued.jpg", seed=3))
+    assert (handled, queued) == ([photo.pk], [again.pk])  # outside the block: the queue
+
+
 def test_an_unreachable_queue_is_noted_on_the_photo_and_cleared_later(
     monkeypatch, django_capture_on_commit_callbacks
 ):

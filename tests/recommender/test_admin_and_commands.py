@@ -100,6 +100,11 @@ def test_recluster_command_reports_its_run(ingest, capsys):
     assert "3 photos" in out
     run = ClusterRun.objects.get(is_active=True)
     assert run.config["blocks"] == ["look"]
+    # Where the run's time went, phase by phase, kept on the run and printed.
+    phases = ["vectors", "space", "neighbours", "neighbour rows", "clustering", "albums"]
+    assert list(run.config["seconds"]) == [*phases, "index file"]
+    assert sum(run.config["seconds"].values()) <= run.duration_seconds
+    assert "phases (s)  vectors " in out and "· neighbour rows " in out
 
 
 def test_recluster_command_with_an_empty_library(db, capsys):

@@ -31,7 +31,8 @@ def test_a_burst_of_requests_schedules_one_task(queued, settings):
     for _ in range(25):
         services.request_recluster()
     assert len(queued) == 1
-    assert queued[0]["countdown"] == settings.STYLEFINDER_RECLUSTER_DELAY
+    # The first look comes as soon as the burst could be over (see below).
+    assert queued[0]["countdown"] == pytest.approx(services.SETTLED_QUIET_SECONDS + 0.1)
     assert RecommenderSettings.load().index_dirty_since is not None
 
 
@@ -53,6 +54,48 @@ def test_the_task_runs_once_the_burst_is_quiet(queued, monkeypatch):
     services.run_debounced_recluster()
     assert runs == [1]
     assert queued == []
+
+
+def pending_photo(error: str = "") -> Photo:
+    return Photo.objects.create(
+        original="originals/p.jpg", original_filename="p.jpg", sha256="0" * 64, error=error
+    )
+
+
+@pytest.fixture
+def runs(monkeypatch) -> list[int]:
+    done: list[int] = []
+    monkeypatch.setattr(
+        services, "recluster", lambda **kw: done.append(1) or services.RebuildResult(None, "ok")
+    )
+    return done
+
+
+def test_with_nothing_waiting_the_run_follows_a_short_quiet(queued, runs):
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - services.SETTLED_QUIET_SECONDS - 0.5)
+    services.run_debounced_recluster()
+    assert runs == [1] and queued == []
+
+
+def test_photos_waiting_for_processing_hold_the_run_until_the_delay(queued, runs, settings):
+    pending_photo()
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - services.SETTLED_QUIET_SECONDS - 0.5)
+    assert services.run_debounced_recluster() == "waiting for the burst to settle"
+    assert runs == [] and len(queued) == 1
+    assert queued[0]["countdown"] <= services.SETTLED_QUIET_SECONDS + 0.1  # looks again soon
+    # A photo stuck in the queue delays the run by the whole delay, not for ever.
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - settings.STYLEFINDER_RECLUSTER_DELAY)
+    services.run_debounced_recluster()
+    assert runs == [1]
+
+
+def test_a_photo_the_queue_never_got_does_not_hold_the_run(queued, runs):
+    from photos.queueing import NOT_QUEUED
+
+    pending_photo(error=NOT_QUEUED)
+    cache.set(services.RECLUSTER_REQUESTED_AT, time.time() - services.SETTLED_QUIET_SECONDS - 0.5)
+    services.run_debounced_recluster()
+    assert runs == [1]
 
 
 def test_a_busy_lock_means_another_run_follows(queued):

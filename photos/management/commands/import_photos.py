@@ -1,8 +1,12 @@
-"""``python manage.py import_photos DIR [--recursive] [--unpublished]``
+"""``python manage.py import_photos DIR [--recursive] [--unpublished] [--jobs N]``
 
 Ingests every image file in a folder through `ingest_photo`, with a progress bar. Resumable: each
 file is hashed first and skipped if its content is already in the library, so running the command
 again after an interruption only does the remaining work and never imports a photo twice.
+
+In the embedded default (no task queue) the photos are processed by `--jobs` processes forked
+from this one (`photos.process_pool`) while the command goes on ingesting; with a queue, the
+workers process them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from photos.models import Photo
+from photos.process_pool import ProcessingPool, default_jobs, pool_unavailable_reason
+from photos.queueing import processing_handled_by
 from photos.services import ImportReport, find_duplicate
 from photos.signals import announce_settled
 
@@ -51,8 +57,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Import the photos hidden from visitors (publish them later in the admin).",
         )
+        parser.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=default_jobs(),
+            help="Processes that make renditions and features when there is no task queue "
+            "(default: one per core).",
+        )
 
-    def handle(self, *args, directory: str, recursive: bool, unpublished: bool, **options):
+    def handle(
+        self, *args, directory: str, recursive: bool, unpublished: bool, jobs: int, **options
+    ):
         root = Path(directory).expanduser()
         if not root.exists():
             raise CommandError(f"{directory}: no such directory.")
@@ -68,9 +84,20 @@ class Command(BaseCommand):
                 f"No image files (.jpg, .jpeg, .png, .webp, .tif, .tiff) {where} {root}{hint}."
             )
 
-        report = self.import_files(
-            root, files, published=not unpublished, verbosity=options["verbosity"]
-        )
+        if jobs < 1:
+            raise CommandError("--jobs must be at least 1.")
+        verbosity = options["verbosity"]
+        if pool_unavailable_reason(jobs) is None:
+            with ProcessingPool(jobs) as pool, processing_handled_by(pool.submit):
+                report = self.import_files(
+                    root, files, published=not unpublished, verbosity=verbosity
+                )
+                with self.progress_bar("Processing", pool.submitted, verbosity) as bar:
+                    workers = pool.finish(lambda status: bar.update())
+            if workers:
+                self.stdout.write(f"Processed in {len(workers)} of {jobs} processes (--jobs).")
+        else:
+            report = self.import_files(root, files, published=not unpublished, verbosity=verbosity)
         announce_settled()  # the embedded default re-clusters now, not on the first page view
         self.print_summary(report)
 
@@ -81,21 +108,13 @@ class Command(BaseCommand):
         self, root: Path, files: list[Path], *, published: bool, verbosity: int
     ) -> ImportReport:
         report = ImportReport.empty()
-        stream = getattr(self.stderr, "_out", sys.stderr)
-        interactive = hasattr(stream, "isatty") and stream.isatty()
-        progress = tqdm(
-            files,
-            desc="Importing",
-            unit="photo",
-            file=stream,
-            dynamic_ncols=interactive,
-            # Not a terminal (a log, CI): an occasional line instead of a redrawn bar.
-            mininterval=0.1 if interactive else 30,
-            disable=verbosity == 0,
-        )
+        stream = self.progress_stream()
         # Log lines (e.g. "Ingested photo …") are printed above the bar instead of through it.
-        with logging_redirect_tqdm(tqdm_class=tqdm):
-            for path in progress:
+        with (
+            logging_redirect_tqdm(tqdm_class=tqdm),
+            self.progress_bar("Importing", len(files), verbosity) as progress,
+        ):
+            for path in files:
                 name = path.relative_to(root).as_posix()
                 try:
                     with path.open("rb") as file:
@@ -117,8 +136,25 @@ class Command(BaseCommand):
                     outcome = "unreadable"
                 if verbosity >= 2:
                     progress.write(f"{name}: {outcome}", file=stream)
-        progress.close()
+                progress.update()
         return report
+
+    def progress_stream(self):
+        return getattr(self.stderr, "_out", sys.stderr)
+
+    def progress_bar(self, description: str, total: int, verbosity: int) -> tqdm:
+        stream = self.progress_stream()
+        interactive = hasattr(stream, "isatty") and stream.isatty()
+        return tqdm(
+            total=total,
+            desc=description,
+            unit="photo",
+            file=stream,
+            dynamic_ncols=interactive,
+            # Not a terminal (a log, CI): an occasional line instead of a redrawn bar.
+            mininterval=0.1 if interactive else 30,
+            disable=verbosity == 0,
+        )
 
     def print_summary(self, report: ImportReport) -> None:
         imported, present, rejected = (
