@@ -41,6 +41,7 @@ PRINTED = {
     "k": r"^k\s+(\d+)",
     "duration": r"^duration\s+([\d.]+) s",
     "silhouette": r"^silhouette\s+(\S+)",
+    "phases": r"^phases \(s\)\s+(.+)$",
 }  # issue #14: a small gallery's re-cluster well under a second
 
 POPULATE = """
@@ -137,6 +138,7 @@ def measure(n: int, real: dict[str, np.ndarray], weights: Path | None, seed: int
         "run_s": float(found["duration"].group(1)) if found["duration"] else float("nan"),
         "k": found["k"].group(1) if found["k"] else "?",
         "silhouette": found["silhouette"].group(1) if found["silhouette"] else "?",
+        "phases": found["phases"].group(1) if found["phases"] else "",
     }
 
 
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['run_s']:>8.2f}  {row['wall_s']:>8.2f}",
             flush=True,
         )
+        print(f"          phases (s): {row['phases']}", flush=True)
         if n <= 100:
             verdict = "OK" if row["run_s"] < TARGET_SMALL_S else "above target"
             print(f"          target for a small gallery: < {TARGET_SMALL_S:g} s: {verdict}")

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/renditions.py [--photos ../shared/photos/elementary] [--limit 30]
 
-For each photo (decoded and normalised once, as `photos.renditions.make_renditions` does), every
+For each photo (decoded and normalised once, as `photos.renditions.store_renditions` does), every
 rendition spec of `photos.renditions.SPECS` is resized and encoded as WebP at the spec's quality
 with each `method` 0–6, the way the site does it (`render_all`: the specs in parallel threads).
 Printed per method: milliseconds per photo (all specs), kilobytes per photo, and the PSNR of
