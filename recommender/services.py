@@ -155,15 +155,16 @@ def recluster(*, k: int | None = None, auto: bool = False) -> RebuildResult:
 
 
 class _Laps:
-    """Seconds spent in each phase of a run, in order (the run's config keeps them)."""
+    """Seconds spent in each phase of a run, as [phase, seconds] pairs in order (the run's config
+    keeps them as a list: PostgreSQL's jsonb does not keep the order of an object's keys)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: list[tuple[str, float]] = []
         self._last = time.perf_counter()
 
     def __call__(self, phase: str) -> None:
         now = time.perf_counter()
-        self.seconds[phase] = round(now - self._last, 3)
+        self.seconds.append((phase, round(now - self._last, 3)))
         self._last = now
 
 

@@ -35,9 +35,9 @@ class Command(BaseCommand):
         self.stdout.write(f"WCSS        {_fmt(run.wcss)}")
         self.stdout.write(f"stability   {_fmt(run.stability)}")
         self.stdout.write(f"duration    {run.duration_seconds:.2f} s")
-        phases = run.config.get("seconds", {})
+        phases = run.config.get("seconds", [])
         if phases:
-            spent = " · ".join(f"{phase} {seconds:.2f}" for phase, seconds in phases.items())
+            spent = " · ".join(f"{phase} {seconds:.2f}" for phase, seconds in phases)
             self.stdout.write(f"phases (s)  {spent}")
         if len(run.sweep) > 1:
             best = ", ".join(
