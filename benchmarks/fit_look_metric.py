@@ -27,8 +27,15 @@ Held-out protocol (DESIGN.md §4 "Measuring retrieval"):
 - ``--shoots``: the same-shoot set (`make_shoot_labels.py`), scored with metrics fitted on the
   other fold's photos, per fold, photos of one fold ranked among themselves.
 
+The copy detector (other edits of the query's photo ranked last, `space.CopyDetector`) is
+centred on the mean content embedding of the training photos of each fold; its threshold is
+part of the candidate, chosen by the same inner loop.
+
 ``--write`` then fits the chosen candidate on every family and photo and writes
-``recommender/data/look_metric_style.npz`` and ``look_metric_style_cnn.npz``.
+``recommender/data/look_metric_style.npz``, ``look_metric_style_cnn.npz`` and
+``copy_centre.npz`` (``--write-centre`` writes only the centre, without the cross-validation).
+The chosen copy threshold goes into `SpaceSettings` and the model's
+default by hand (it is a setting, not a fitted file).
 """
 
 from __future__ import annotations
@@ -64,14 +71,27 @@ from recommender.blocks import (
     fit_space,
     split_blocks,
 )
-from recommender.look_metric import LookMetric, fit_look_metric, metric_path
+from recommender.look_metric import (
+    LookMetric,
+    fit_look_metric,
+    metric_path,
+    write_copy_centre,
+)
 
 K = 10
 #: the site's weights before the look block
-BEFORE = SpaceSettings(look_weight=0.0, style_weight=2.0, cnn_weight=1.0, content_weight=0.25)
+BEFORE = SpaceSettings(
+    look_weight=0.0, style_weight=2.0, cnn_weight=1.0, content_weight=0.25, copy_threshold=None
+)
+#: `?mode=look`: the look block alone (the copy threshold is the chosen candidate's)
 LOOK_ONLY = SpaceSettings(look_weight=1.0, style_weight=0.0, cnn_weight=0.0, content_weight=0.0)
-#: what `?mode=scene` compares where photos have no EXIF (the shared photos have none)
-SCENE = SpaceSettings(look_weight=0.0, style_weight=0.0, cnn_weight=0.0, content_weight=1.0)
+#: what `?mode=scene` compares where photos have no EXIF (the shared photos have none); a scene
+#: keeps the other edits of its photo
+SCENE = SpaceSettings(
+    look_weight=0.0, style_weight=0.0, cnn_weight=0.0, content_weight=1.0, copy_threshold=None
+)
+#: copy thresholds tried: other edits of the query's photo (content cosine above) ranked last
+COPY_THRESHOLDS = (None, 0.6, 0.7, 0.8)
 
 
 @dataclass(frozen=True)
@@ -85,21 +105,34 @@ class Candidate:
 
     def describe(self) -> str:
         s = self.settings
+        copies = "off" if s.copy_threshold is None else f"{s.copy_threshold:g}"
         return (
             f"metric[{'+'.join(self.inputs)}, {self.dims}d, ε={self.shrinkage:g}] "
             f"look={s.look_weight:g} style={s.style_weight:g} cnn={s.cnn_weight:g} "
-            f"content={s.content_weight:g}"
+            f"content={s.content_weight:g} copies last>{copies}"
+        )
+
+    def without_copies(self) -> Candidate:
+        return replace(self, settings=replace(self.settings, copy_threshold=None))
+
+    def with_look_only(self) -> Candidate:
+        return replace(
+            self, settings=replace(LOOK_ONLY, copy_threshold=self.settings.copy_threshold)
         )
 
 
 def candidates(have_cnn: bool) -> list[Candidate]:
     inputs = [("style",), ("style", "cnn.style")] if have_cnn else [("style",)]
     weightings = [
-        SpaceSettings(look_weight=1.0, style_weight=0.0, cnn_weight=0.0, content_weight=w)
-        for w in (0.0, 0.05, 0.1)
+        SpaceSettings(
+            look_weight=1.0, style_weight=0.0, cnn_weight=0.0, content_weight=w, copy_threshold=t
+        )
+        for w, t in itertools.product((0.0, 0.05, 0.1), COPY_THRESHOLDS)
     ]
-    if not have_cnn:
-        weightings = [replace(w, cnn_weight=0.0, content_weight=0.0) for w in weightings]
+    if not have_cnn:  # no content embedding: no content weight and no copies to tell
+        weightings = [
+            replace(w, cnn_weight=0.0, content_weight=0.0, copy_threshold=None) for w in weightings
+        ]
         weightings = list(dict.fromkeys(weightings))
     return [
         Candidate(i, dims, shrinkage, w)
@@ -178,8 +211,15 @@ def fit_metric(train: list[Part], candidate: Candidate, signature: str | None) -
     )
 
 
-def score(part: Part, settings: SpaceSettings, metric: LookMetric | None, parts) -> float:
-    """Strict P@10 of the site's space (`fit_space`) over `part` with this metric."""
+def score(
+    part: Part,
+    settings: SpaceSettings,
+    metric: LookMetric | None,
+    parts,
+    copy_centre: np.ndarray | None = None,
+) -> float:
+    """Strict P@10 of the site's space (`fit_space`) over `part` with this metric (and the
+    copy detector centred on `copy_centre`, the training photos' mean content embedding)."""
     ids = np.arange(len(part.data))
     features = (
         part.features
@@ -193,13 +233,54 @@ def score(part: Part, settings: SpaceSettings, metric: LookMetric | None, parts)
             ),
         }
     )
-    space = fit_space(ids, features, settings, parts, look_metric=metric)
+    space = fit_space(ids, features, settings, parts, look_metric=metric, copy_centre=copy_centre)
     return evaluate(part.data, rank_all(space), K).p_at_k
 
 
 def split(part: Part, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     fold = photo_fold(part.photos, folds)
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
+
+
+_fitted: dict[tuple, LookMetric] = {}
+
+
+def fold_metric(
+    train_parts: list[Part], f: int, folds: int, candidate: Candidate, signature
+) -> LookMetric:
+    """The metric fitted on `train_parts`' photos outside fold `f` (memoised: candidates that
+    differ only in the space's weights share it)."""
+    key = (
+        tuple(p.name for p in train_parts),
+        f,
+        folds,
+        candidate.inputs,
+        candidate.dims,
+        candidate.shrinkage,
+    )
+    if key not in _fitted:
+        train = [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in train_parts]
+        _fitted[key] = fit_metric(train, candidate, signature)
+    return _fitted[key]
+
+
+def content_centre(train: list[Part]) -> np.ndarray | None:
+    """The copy detector's centre: the mean content embedding of the training images."""
+    if any("cnn.content" not in p.blocks for p in train):
+        return None
+    return np.concatenate([p.blocks["cnn.content"] for p in train]).mean(axis=0)
+
+
+_centres: dict[tuple, np.ndarray | None] = {}
+
+
+def fold_centre(train_parts: list[Part], f: int, folds: int) -> np.ndarray | None:
+    """`content_centre` of `train_parts`' photos outside fold `f` (memoised)."""
+    key = (tuple(p.name for p in train_parts), f, folds)
+    if key not in _centres:
+        train = [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in train_parts]
+        _centres[key] = content_centre(train)
+    return _centres[key]
 
 
 def held_out_score(
@@ -209,10 +290,10 @@ def held_out_score(
     `test`'s photos of the fold."""
     values = []
     for f in range(folds):
-        train = [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in train_parts]
         rows = np.flatnonzero(photo_fold(test.photos, folds) == f)
-        metric = fit_metric(train, candidate, signature)
-        values.append(score(test.take(rows), candidate.settings, metric, parts))
+        metric = fold_metric(train_parts, f, folds, candidate, signature)
+        centre = fold_centre(train_parts, f, folds)
+        values.append(score(test.take(rows), candidate.settings, metric, parts, centre))
     return float(np.mean(values))
 
 
@@ -237,6 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=2, help="photo folds (default 2)")
     parser.add_argument("--write", action="store_true", help="fit on everything and write")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--write-centre",
+        action="store_true",
+        help="only write the copy detector's centre (mean content embedding of every set)",
+    )
     args = parser.parse_args(argv)
     if len(args.sets) < 3:
         parser.error("need at least three look families (outer and inner leave-one-out)")
@@ -248,6 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     signature = cnn.signature if cnn is not None else None
     families = [load_part(d.name, d, d / "labels.csv", extractors, parts) for d in args.sets]
     extra = [load_part(d.name, d, d / "labels.csv", extractors, parts) for d in args.train_only]
+    if args.write_centre:
+        write_centre(families + extra, signature)
+        return
 
     def training(*left_out: int) -> list[Part]:
         """The scored families but `left_out`, and every training-only set."""
@@ -291,19 +380,23 @@ def main(argv: list[str] | None = None) -> None:
         held = held_out_score(train, test, chosen, args.folds, signature, parts)
         current = baseline_score(test, BEFORE, args.folds, parts)
         look_only = held_out_score(
-            train, test, replace(chosen, settings=LOOK_ONLY), args.folds, signature, parts
+            train, test, chosen.with_look_only(), args.folds, signature, parts
         )
         style_only = held_out_score(
             train,
             test,
-            replace(chosen, inputs=("style",), settings=LOOK_ONLY),
+            replace(chosen.with_look_only(), inputs=("style",)),
             args.folds,
             signature,
             parts,
         )
+        copies_in_place = held_out_score(
+            train, test, chosen.without_copies(), args.folds, signature, parts
+        )
         report["families"][test.name] = {
             "chosen": chosen.describe(),
             "held_out_default": held,
+            "held_out_copies_in_place": copies_in_place,
             "held_out_look_only": look_only,
             "held_out_without_cnn": style_only,
             "current_default": current,
@@ -314,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
                 chosen.describe(),
                 f"{current:.3f}",
                 f"{held:.3f}",
+                f"{copies_in_place:.3f}",
                 f"{look_only:.3f}",
                 f"{style_only:.3f}",
             ]
@@ -346,7 +440,8 @@ def main(argv: list[str] | None = None) -> None:
         for settings_name, candidate in (
             ("old weights", None),
             ("new default", shipped),
-            ("look mode", replace(shipped, settings=LOOK_ONLY)),
+            ("new default, other edits in place", shipped.without_copies()),
+            ("look mode", shipped.with_look_only()),
             ("scene mode (content only)", None),
         ):
             if settings_name in fixed and cnn is None and fixed[settings_name] is SCENE:
@@ -358,12 +453,9 @@ def main(argv: list[str] | None = None) -> None:
                 if candidate is None:
                     values.append(score(test, fixed[settings_name], None, parts))
                     continue
-                train = [
-                    p.take(np.flatnonzero(photo_fold(p.photos, args.folds) != f))
-                    for p in training()
-                ]
-                metric = fit_metric(train, candidate, signature)
-                values.append(score(test, candidate.settings, metric, parts))
+                metric = fold_metric(training(), f, args.folds, candidate, signature)
+                centre = fold_centre(training(), f, args.folds)
+                values.append(score(test, candidate.settings, metric, parts, centre))
             shoot_rows.append([settings_name, f"{np.mean(values):.3f}"])
         report["shoots"] = {name: float(value) for name, value in shoot_rows}
 
@@ -377,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
                     "chosen by inner CV",
                     "old weights",
                     "new default",
+                    "other edits in place",
                     "look only",
                     "no CNN",
                 ],
@@ -384,10 +477,10 @@ def main(argv: list[str] | None = None) -> None:
                 title=f"Strict P@{K}, photos and look family held out ({args.folds} photo folds)",
             )
         )
-        means = [f"{np.mean([float(r[i]) for r in rows]):.3f}" for i in (2, 3, 4, 5)]
+        means = [f"{np.mean([float(r[i]) for r in rows]):.3f}" for i in (2, 3, 4, 5, 6)]
         print(
             format_table(
-                ["", "old weights", "new default", "look only", "no CNN"],
+                ["", "old weights", "new default", "other edits in place", "look only", "no CNN"],
                 [["mean over families", *means]],
             )
         )
@@ -406,8 +499,20 @@ def main(argv: list[str] | None = None) -> None:
         write_shipped(training(), shipped, signature)
 
 
+def write_centre(families: list[Part], signature: str | None) -> None:
+    """Write the copy detector's centre: the mean content embedding of every image."""
+    centre = content_centre(families)
+    if centre is None or signature is None:
+        print("CNN unavailable: copy_centre.npz not written", file=sys.stderr)
+        return
+    trained_on = ", ".join(f"{p.name} ({len(p.photos)} images)" for p in families)
+    print(f"Wrote {write_copy_centre(centre, signature, trained_on)}")
+
+
 def write_shipped(families: list[Part], chosen: Candidate, signature: str | None) -> None:
-    """Fit the chosen candidate on every family and photo; write both shipped metrics."""
+    """Fit the chosen candidate on every family and photo; write both shipped metrics and the
+    copy detector's centre."""
+    write_centre(families, signature)
     for name, inputs in ((STYLE_METRIC, ("style",)), (STYLE_CNN_METRIC, ("style", "cnn.style"))):
         if "cnn.style" in inputs and signature is None:
             print(f"CNN unavailable: {name} not written", file=sys.stderr)

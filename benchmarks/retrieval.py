@@ -311,12 +311,19 @@ def same_source(data: LabelledSet) -> list[np.ndarray]:
 
 def rank_all(space, chunk: int = 256) -> np.ndarray:
     """Every query's full ranking of the other images (row indices, best first), (n, n − 1),
-    through `StyleSpace.search` as the site ranks: only the query itself is left out."""
+    through `StyleSpace.search` as the site ranks: only the query itself is left out, and its
+    copies (other edits, by the space's copy detector) rank last, as on the site."""
     n = len(space)
     rankings = np.empty((n, n - 1), np.int64)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        hits = space.search(space.matrix[start:stop], n, exclude=[{i} for i in range(start, stop)])
+        copies = None if space.copies is None else space.copies.rows[start:stop]
+        hits = space.search(
+            space.matrix[start:stop],
+            n,
+            exclude=[{i} for i in range(start, stop)],
+            query_copies=copies,
+        )
         for row, found in enumerate(hits, start):
             rankings[row] = [pid for pid, _ in found]
     return rankings

@@ -37,6 +37,7 @@ RECLUSTER_FIELDS = (
     "style_weight",
     "cnn_weight",
     "content_weight",
+    "copy_threshold",
     "neighbours_per_photo",
     "cnn_enabled",
     "cnn_pca_components",
@@ -191,6 +192,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
                     "style_weight",
                     "cnn_weight",
                     "content_weight",
+                    "copy_threshold",
                     "neighbours_per_photo",
                 ]
             },

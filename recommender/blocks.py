@@ -17,6 +17,10 @@ Blocks (each standardised and scaled to unit mean squared norm by `StyleSpace`, 
   `cnn_weight`. These describe rendering (colour, contrast, grain) more than content.
 - `cnn.content`: the CNN's pooled embedding, reduced with PCA, weight `content_weight`. It says
   *what* is in the picture; a small weight breaks ties towards similar subjects.
+
+The same content embedding, on its own, finds other edits of a photo (`space.CopyDetector`):
+with `copy_threshold` set, a photo whose content cosine to the query is above it ranks after
+every other photo in the default and look lists.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .features.style import FEATURES, feature_family
-from .look_metric import LookMetric, shipped_metric
-from .space import StyleSpace
+from .look_metric import LookMetric, shipped_copy_centre, shipped_metric
+from .space import CopyDetector, StyleSpace
 
 LOOK_BLOCK = "look"
 STYLE_METRIC = "style"  # recommender/data/look_metric_style.npz
 STYLE_CNN_METRIC = "style_cnn"  # recommender/data/look_metric_style_cnn.npz
+COPY_BLOCK = "cnn.content"  # what tells another edit of the same photo
 
 #: relative weight of each style family inside the style weight
 STYLE_FAMILY_WEIGHTS = {"tone": 1.0, "colour": 1.0, "texture": 0.5}
@@ -56,6 +61,7 @@ class SpaceSettings:
     cnn_weight: float = 0.0
     content_weight: float = 0.05
     content_pca: int | None = 32
+    copy_threshold: float | None = 0.7
 
     def as_config(self) -> dict:
         return asdict(self)
@@ -126,11 +132,13 @@ def fit_space(
     seed: int = 0,
     cnn_signature: str | None = None,
     look_metric: LookMetric | None = None,
+    copy_centre: np.ndarray | None = None,
 ) -> StyleSpace:
     """The combined space over a gallery's vectors, as the index build makes it.
 
     The look block uses the shipped metric that fits the blocks and `cnn_signature`
-    (`look_metric_for`), or `look_metric` if given (the benchmarks fit their own).
+    (`look_metric_for`), or `look_metric` if given (the benchmarks fit their own); the copy
+    detector the shipped centre for `cnn_signature`, or `copy_centre` if given.
     """
     blocks = split_blocks(features, cnn_parts)
     weights = block_weights(settings)
@@ -143,13 +151,20 @@ def fit_space(
             for family, factor in STYLE_FAMILY_WEIGHTS.items():
                 weights[f"style.{family}"] += settings.look_weight * factor
     weights["style"] = 0.0  # the whole style vector is only the look block's input
+    copies = None
+    if settings.copy_threshold is not None and COPY_BLOCK in blocks:
+        centre = copy_centre if copy_centre is not None else shipped_copy_centre(cnn_signature)
+        copies = CopyDetector.fit(
+            COPY_BLOCK, blocks[COPY_BLOCK], settings.copy_threshold, centre, seed
+        )
     return StyleSpace.fit(
         photo_ids,
         blocks,
         weights,
-        pca_components={"cnn.content": settings.content_pca},
+        pca_components={COPY_BLOCK: settings.content_pca},
         seed=seed,
         learned=learned,
+        copies=copies,
     )
 
 
@@ -158,3 +173,10 @@ def embed(
 ) -> np.ndarray:
     """Rows of `space` for raw extractor outputs (a query image, a photo outside the run)."""
     return space.embed(split_blocks(features, cnn_parts))
+
+
+def embed_copies(
+    space: StyleSpace, features: Mapping[str, np.ndarray], cnn_parts: Layout | None = None
+) -> np.ndarray | None:
+    """The copy detector's rows for raw extractor outputs (None: nothing to tell copies by)."""
+    return space.embed_copies(split_blocks(features, cnn_parts))

@@ -154,3 +154,39 @@ def shipped_metric(name: str) -> LookMetric | None:
     if not path.is_file():
         return None
     return LookMetric.from_bytes(path.read_bytes())
+
+
+def copy_centre_path() -> Path:
+    return DATA_DIR / "copy_centre.npz"
+
+
+def write_copy_centre(centre: np.ndarray, cnn_signature: str, trained_on: str) -> Path:
+    """Ship the mean content embedding the copy detector centres on (`space.CopyDetector`)."""
+    path = copy_centre_path()
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        centre=np.asarray(centre, np.float32),
+        cnn_signature=np.array(cnn_signature),
+        trained_on=np.array(trained_on),
+    )
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@functools.cache
+def _copy_centre_file() -> tuple[np.ndarray, str] | None:
+    path = copy_centre_path()
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as npz:
+        return npz["centre"].astype(np.float64), str(npz["cnn_signature"])
+
+
+def shipped_copy_centre(cnn_signature: str | None) -> np.ndarray | None:
+    """The shipped mean content embedding of this CNN (read once per process), or None (another
+    CNN, or none shipped: the gallery's own mean is used)."""
+    shipped = _copy_centre_file()
+    if shipped is None or cnn_signature is None or shipped[1] != cnn_signature:
+        return None
+    return shipped[0]

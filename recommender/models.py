@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from config import private_storage
@@ -69,6 +70,17 @@ class RecommenderSettings(models.Model):
         help_text="Weight of the CNN's content embedding (what is in the picture): subject "
         "second, after the look. Keep it low to recommend by style rather than by subject; 0 "
         "leaves it out (and the scene mode with it).",
+    )
+    copy_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        verbose_name="other edits last above",
+        help_text="Another edit of the same photo (black & white, sepia, a crop: the CNN's "
+        "content embeddings this close, cosine 0–1) is listed after every other photo in the "
+        "similar-style and look lists, which are about the look; the scene mode keeps it. "
+        "Empty: rank it like any photo.",
     )
     cnn_enabled = models.BooleanField(
         default=True, help_text="Extract CNN features when the model is available."
@@ -166,6 +178,7 @@ class RecommenderSettings(models.Model):
             cnn_weight=self.cnn_weight,
             content_weight=self.content_weight,
             content_pca=self.cnn_pca_components,
+            copy_threshold=self.copy_threshold,
         )
 
 

@@ -76,8 +76,13 @@ def mode_space(space: StyleSpace, mode: Mode) -> StyleSpace | None:
         return None
     views = space.__dict__.setdefault("_mode_views", {})
     if mode not in views:
+        copies_last = mode != Mode.SCENE  # a scene wants the other edits of its photo
         views[mode] = next(
-            (view for weights in MODE_WEIGHTS[mode] if (view := space.view(weights)) is not None),
+            (
+                view
+                for weights in MODE_WEIGHTS[mode]
+                if (view := space.view(weights, copies_last)) is not None
+            ),
             None,
         )
     return views[mode]

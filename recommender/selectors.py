@@ -15,7 +15,7 @@ from PIL import Image
 from photos.models import Photo, Rendition
 from photos.storage import describe as describe_storage_error
 
-from .blocks import embed
+from .blocks import embed, embed_copies
 from .explain import reasons
 from .extraction import configured_extractors, extract_image_features
 from .models import (
@@ -180,14 +180,18 @@ def _search(
     scene_facts: tuple | None = None,
 ) -> list[Recommendation]:
     searched = mode_space(space, mode) or space
-    query = embed(searched, features, run.config.get("cnn_layout"))
+    layout = run.config.get("cnn_layout")
+    query = embed(searched, features, layout)
+    copies = embed_copies(searched, features, layout)
     scene = searched is not space and mode == Mode.SCENE
     facts: dict[int, tuple] = {}
     if scene:
-        hits = searched.search(query, max(k, SCENE_CANDIDATES), exclude=[exclude])[0]
+        hits = searched.search(
+            query, max(k, SCENE_CANDIDATES), exclude=[exclude], query_copies=copies
+        )[0]
         hits, facts = _rerank_by_scene(hits, scene_facts, k)
     else:
-        hits = searched.search(query, k, exclude=[exclude])[0]
+        hits = searched.search(query, k, exclude=[exclude], query_copies=copies)[0]
     ids = [photo_id for photo_id, _ in hits]
     photos = _photos_with_thumbs(ids)
     styles = _style_vectors(ids)

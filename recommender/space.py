@@ -4,6 +4,12 @@ Each feature block (one extractor's vectors) is standardised over the gallery (z
 to ±`Z_CLIP` so one odd photo cannot dominate), optionally reduced with PCA, scaled to unit mean
 squared norm so blocks of different sizes count alike, multiplied by its weight, concatenated and
 L2-normalised. Similarity is the dot product (cosine) in that space.
+
+Other edits of one photo (the same frame in black & white, in sepia, cropped) are not "other
+photos in this style": a space may carry a `CopyDetector`, the content block on its own, and
+then every ranking puts candidates whose content is nearly the query's (cosine above the
+detector's threshold) after all the others, in their order (DESIGN.md §4: on pure-look sets,
+other photos in the same look come before the same photo in another look).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, TruncatedSVD
 
 from .look_metric import LookMetric
 
@@ -113,13 +119,106 @@ def _l2_normalise(matrix: np.ndarray) -> np.ndarray:
     return (matrix / norms).astype(np.float32)
 
 
+#: added to a copy's score for ranking only: cosines lie in [-1, 1], so every copy ranks after
+#: every other candidate and copies keep their order among themselves
+_COPY_PENALTY = 4.0
+#: dimensions of the copy detector's rows in the index
+COPY_DIMS = 128
+
+
+@dataclass
+class CopyDetector:
+    """Finds other edits of a photo by the cosine of one block (the CNN's content embedding)
+    around a fixed `centre`, above `threshold`.
+
+    The centre is not the gallery's: a shipped mean of many photos' embeddings when there is one
+    for this CNN (a small gallery's own mean is too unsteady: with seven photos the two edits of
+    one photo came out at cosine 0.4). Rows are the unit-length centred vectors projected on an
+    orthonormal basis of the gallery's (`components`, at most `COPY_DIMS` columns), so the index
+    holds `COPY_DIMS` floats per photo, not the embedding's 1280. Up to `COPY_DIMS` photos the
+    basis spans the gallery and every cosine with a gallery photo is exact (a query's part
+    outside the gallery's span is orthogonal to every gallery row); above, the basis keeps the
+    gallery's main directions and the cosines are close.
+    """
+
+    name: str
+    centre: np.ndarray  # (d,)
+    components: np.ndarray  # (d, m), orthonormal columns
+    rows: np.ndarray  # (n, m)
+    threshold: float
+
+    @classmethod
+    def fit(
+        cls,
+        name: str,
+        vectors: np.ndarray,
+        threshold: float,
+        centre: np.ndarray | None = None,
+        seed: int = 0,
+    ) -> CopyDetector | None:
+        """Fitted on the gallery's `vectors` of block `name` (rows with NaN: photos without
+        it, never anybody's copy); `centre` defaults to the gallery's mean. None when fewer
+        than two photos have the block."""
+        vectors = np.asarray(vectors, dtype=np.float64)
+        present = ~np.isnan(vectors).any(axis=1)
+        if present.sum() < 2:
+            return None
+        if centre is None:
+            centre = vectors[present].mean(axis=0)
+        units = _unit_deviations(vectors[present], centre)
+        m = min(COPY_DIMS, units.shape[0], units.shape[1])
+        if m < units.shape[0] and m < units.shape[1]:
+            svd = TruncatedSVD(n_components=m, algorithm="randomized", random_state=seed)
+            components = svd.fit(units).components_.T
+        else:  # the gallery spans at most m dimensions: an exact basis of them
+            components = np.linalg.svd(units, full_matrices=False)[2][:m].T
+        detector = cls(
+            name,
+            np.asarray(centre, np.float32),
+            np.ascontiguousarray(components, np.float32),
+            np.zeros((len(vectors), m), np.float32),
+            float(threshold),
+        )
+        detector.rows = detector.embed(vectors)
+        return detector
+
+    def embed(self, vectors: np.ndarray) -> np.ndarray:
+        """Raw block vectors → rows (zeros for a missing vector: nobody's copy)."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        missing = np.isnan(vectors).any(axis=1)
+        out = (_unit_deviations(np.nan_to_num(vectors), self.centre) @ self.components).astype(
+            np.float32
+        )
+        out[missing] = 0.0
+        return out
+
+    def penalty(self, queries: np.ndarray) -> np.ndarray:
+        """(m, n) ranking penalty of the gallery's photos for `queries` (their `embed` rows)."""
+        copies = queries @ self.rows.T > self.threshold
+        return copies.astype(np.float32) * _COPY_PENALTY
+
+
+def _unit_deviations(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    deviations = vectors - centre
+    norms = np.linalg.norm(deviations, axis=1, keepdims=True)
+    norms[norms < 1e-12] = 1.0
+    return deviations / norms
+
+
 class StyleSpace:
     """Photos embedded in the combined space, with the transforms to embed new images."""
 
-    def __init__(self, photo_ids: np.ndarray, matrix: np.ndarray, blocks: list[BlockTransform]):
+    def __init__(
+        self,
+        photo_ids: np.ndarray,
+        matrix: np.ndarray,
+        blocks: list[BlockTransform],
+        copies: CopyDetector | None = None,
+    ):
         self.photo_ids = np.asarray(photo_ids, dtype=np.int64)
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.blocks = blocks
+        self.copies = copies
         self._row_of = {int(pid): i for i, pid in enumerate(self.photo_ids)}
 
     def __len__(self) -> int:
@@ -138,6 +237,7 @@ class StyleSpace:
         pca_components: Mapping[str, int | None] | None = None,
         seed: int = 0,
         learned: Mapping[str, LookMetric] | None = None,
+        copies: CopyDetector | None = None,
     ) -> StyleSpace:
         """Fit transforms on the gallery's vectors (rows aligned with `photo_ids`) and embed it.
 
@@ -145,7 +245,7 @@ class StyleSpace:
         entry of `learned` adds a block (named by its key) that projects the metric's input
         blocks with that metric. Blocks with weight 0 are left out. Rows of a block that are
         all NaN (a photo without that extractor's vector) become zeros in that block: neutral,
-        not wrong.
+        not wrong. `copies` is the gallery's `CopyDetector` (rows aligned with `photo_ids`).
         """
         pca_components = pca_components or {}
         learned = learned or {}
@@ -172,7 +272,7 @@ class StyleSpace:
             blocks.append(BlockTransform.learned(name, vectors[present], weight, metric))
         if not blocks:
             raise ValueError("No feature block has vectors for at least two photos.")
-        space = cls(photo_ids, np.zeros((len(photo_ids), 0), np.float32), blocks)
+        space = cls(photo_ids, np.zeros((len(photo_ids), 0), np.float32), blocks, copies)
         space.matrix = space.embed(features)
         return space
 
@@ -198,6 +298,13 @@ class StyleSpace:
         ]
         return _l2_normalise(np.concatenate(filled, axis=1))
 
+    def embed_copies(self, features: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The copy detector's rows for raw block vectors, or None (no detector, or its block
+        is not in `features`: nothing is taken for a copy)."""
+        if self.copies is None or features.get(self.copies.name) is None:
+            return None
+        return self.copies.embed(features[self.copies.name])
+
     def block_slices(self) -> dict[str, slice]:
         """Each block's columns in `matrix`."""
         out, start = {}, 0
@@ -206,12 +313,13 @@ class StyleSpace:
             start += block.out_dim
         return out
 
-    def view(self, weights: Mapping[str, float]) -> StyleSpace | None:
+    def view(self, weights: Mapping[str, float], copies_last: bool = True) -> StyleSpace | None:
         """The same photos compared by some blocks only, reweighted (a mode of similarity).
 
         Exact, not an approximation: every row of `matrix` is its blocks times their weights,
         divided by one norm per row, so dropping or rescaling blocks and normalising again gives
-        the space those weights would have built. None if no block of `weights` is here.
+        the space those weights would have built. None if no block of `weights` is here. The
+        view keeps the copy detector unless `copies_last` is False (a scene *wants* them).
         """
         slices = self.block_slices()
         kept = [b for b in self.blocks if weights.get(b.name, 0.0) > 0 and b.weight > 0]
@@ -219,19 +327,30 @@ class StyleSpace:
             return None
         columns = [self.matrix[:, slices[b.name]] * (weights[b.name] / b.weight) for b in kept]
         blocks = [BlockTransform(**{**b.__dict__, "weight": float(weights[b.name])}) for b in kept]
-        return StyleSpace(self.photo_ids, _l2_normalise(np.concatenate(columns, axis=1)), blocks)
+        matrix = _l2_normalise(np.concatenate(columns, axis=1))
+        return StyleSpace(self.photo_ids, matrix, blocks, self.copies if copies_last else None)
 
     def row(self, photo_id: int) -> int | None:
         return self._row_of.get(int(photo_id))
 
     def search(
-        self, queries: np.ndarray, k: int, exclude: list[set[int]] | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        exclude: list[set[int]] | None = None,
+        query_copies: np.ndarray | None = None,
     ) -> list[list[tuple[int, float]]]:
-        """The `k` most similar photos for each query row, best first, as (photo_id, score)."""
+        """The `k` most similar photos for each query row, best first, as (photo_id, score).
+
+        With `query_copies` (the queries' `embed_copies` rows) the gallery's copies of each
+        query rank after every other photo; the scores stay the similarities."""
         queries = np.atleast_2d(queries).astype(np.float32)
         scores = queries @ self.matrix.T
+        ranking = scores
+        if self.copies is not None and query_copies is not None:
+            ranking = scores - self.copies.penalty(np.atleast_2d(query_copies))
         results = []
-        for i, row in enumerate(scores):
+        for i, row in enumerate(ranking):
             skip = exclude[i] if exclude else set()
             take = min(k + len(skip), len(row))
             if take <= 0:
@@ -240,7 +359,7 @@ class StyleSpace:
             top = np.argpartition(-row, take - 1)[:take] if take < len(row) else np.arange(len(row))
             top = top[np.argsort(-row[top], kind="stable")]
             hits = [
-                (int(self.photo_ids[j]), float(row[j]))
+                (int(self.photo_ids[j]), float(scores[i, j]))
                 for j in top
                 if int(self.photo_ids[j]) not in skip
             ]
@@ -248,7 +367,8 @@ class StyleSpace:
         return results
 
     def all_neighbours(self, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """Top-`k` other photos for every photo: (indices (n, k), scores (n, k)), best first."""
+        """Top-`k` other photos for every photo: (indices (n, k), scores (n, k)), best first,
+        copies last when the space has a copy detector."""
         n = len(self)
         k = min(k, n - 1)
         if k <= 0:
@@ -259,11 +379,14 @@ class StyleSpace:
             stop = min(start + chunk, n)
             scores = self.matrix[start:stop] @ self.matrix.T
             scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.argsort(-top_scores, axis=1, kind="stable")
-            indices[start:stop] = np.take_along_axis(top, order, axis=1)
-            values[start:stop] = np.take_along_axis(top_scores, order, axis=1)
+            ranking = scores
+            if self.copies is not None:
+                ranking = scores - self.copies.penalty(self.copies.rows[start:stop])
+            top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(ranking, top, axis=1), axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            indices[start:stop] = top
+            values[start:stop] = np.take_along_axis(scores, top, axis=1)
         return indices, values
 
     # --- persistence (npz, no pickle) ---------------------------------------------------------
@@ -272,15 +395,14 @@ class StyleSpace:
         names = []
         for i, block in enumerate(self.blocks):
             names.append(block.name)
-            arrays[f"b{i}_mean"] = block.mean
-            arrays[f"b{i}_scale"] = block.scale
-            arrays[f"b{i}_meta"] = np.array([block.weight, block.norm], np.float64)
-            if block.components is not None:
-                arrays[f"b{i}_components"] = block.components
-                arrays[f"b{i}_centre"] = block.centre
-            if block.inputs:
-                arrays[f"b{i}_inputs"] = np.array(block.inputs)
+            arrays.update(_block_arrays(f"b{i}", block))
         arrays["block_names"] = np.array(names)
+        if self.copies is not None:
+            arrays["copies_name"] = np.array(self.copies.name)
+            arrays["copies_centre"] = self.copies.centre
+            arrays["copies_components"] = self.copies.components
+            arrays["copies_rows"] = self.copies.rows
+            arrays["copies_threshold"] = np.array(self.copies.threshold, np.float64)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
@@ -288,22 +410,45 @@ class StyleSpace:
     @classmethod
     def from_bytes(cls, data: bytes) -> StyleSpace:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            blocks = []
-            for i, name in enumerate(npz["block_names"]):
-                weight, norm = npz[f"b{i}_meta"]
-                components = npz.get(f"b{i}_components")
-                blocks.append(
-                    BlockTransform(
-                        str(name),
-                        float(weight),
-                        npz[f"b{i}_mean"],
-                        npz[f"b{i}_scale"],
-                        components,
-                        float(norm),
-                        npz.get(f"b{i}_centre"),
-                        tuple(str(n) for n in npz[f"b{i}_inputs"])
-                        if f"b{i}_inputs" in npz.files
-                        else (),
-                    )
+            blocks = [
+                _block_from(npz, f"b{i}", str(name)) for i, name in enumerate(npz["block_names"])
+            ]
+            copies = None
+            if "copies_rows" in npz.files:
+                copies = CopyDetector(
+                    str(npz["copies_name"]),
+                    npz["copies_centre"],
+                    npz["copies_components"],
+                    npz["copies_rows"],
+                    float(npz["copies_threshold"]),
                 )
-            return cls(npz["photo_ids"], npz["matrix"], blocks)
+            return cls(npz["photo_ids"], npz["matrix"], blocks, copies)
+
+
+def _block_arrays(prefix: str, block: BlockTransform) -> dict[str, np.ndarray]:
+    arrays = {
+        f"{prefix}_mean": block.mean,
+        f"{prefix}_scale": block.scale,
+        f"{prefix}_meta": np.array([block.weight, block.norm], np.float64),
+    }
+    if block.components is not None:
+        arrays[f"{prefix}_components"] = block.components
+        arrays[f"{prefix}_centre"] = block.centre
+    if block.inputs:
+        arrays[f"{prefix}_inputs"] = np.array(block.inputs)
+    return arrays
+
+
+def _block_from(npz, prefix: str, name: str) -> BlockTransform:
+    weight, norm = npz[f"{prefix}_meta"]
+    inputs = npz[f"{prefix}_inputs"] if f"{prefix}_inputs" in npz.files else ()
+    return BlockTransform(
+        name,
+        float(weight),
+        npz[f"{prefix}_mean"],
+        npz[f"{prefix}_scale"],
+        npz.get(f"{prefix}_components"),
+        float(norm),
+        npz.get(f"{prefix}_centre"),
+        tuple(str(n) for n in inputs),
+    )

@@ -48,6 +48,7 @@ def _weights_form(style_weight: str) -> dict:
         "style_weight": style_weight,
         "cnn_weight": "0",
         "content_weight": "0.05",
+        "copy_threshold": "0.7",
         "neighbours_per_photo": "12",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",

@@ -80,3 +80,38 @@ def test_with_the_cnn_the_scene_mode_compares_the_subject(with_cnn, ingest):
     assert all(r.reasons[0] == "similar subject" for r in scene)
     look = similar_to_photo(photos[0], k=3, mode=Mode.LOOK)
     assert len(look) == 3 and all("similar subject" not in r.reasons for r in look)
+
+
+def test_other_edits_of_a_photo_come_after_other_photos_in_the_look(with_cnn, ingest):
+    """DESIGN §4: a photo's similar-style list shows other photos in its look before another
+    edit of itself; the scene mode, which is about the subject, shows that edit first."""
+    from PIL import ImageEnhance
+
+    from recommender.modes import Mode
+    from tests.helpers.shared_photos import ELEMENTARY
+
+    files = sorted(require(ELEMENTARY).glob("*.jpg"))[::9][:6]
+
+    def upload(path, graded: bool):
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((320, 320))
+        if graded:  # a warm, contrasty grade
+            r, g, b = ImageEnhance.Contrast(image).enhance(1.4).split()
+            image = Image.merge(
+                "RGB", (r.point(lambda v: min(255, v * 1.15)), g, b.point(lambda v: v * 0.8))
+            )
+        return ingest(jpeg_file(image, f"{path.stem}-{'graded' if graded else 'original'}.jpg"))
+
+    original = upload(files[0], graded=False)
+    query = upload(files[0], graded=True)
+    others = [upload(path, graded=i < 3) for i, path in enumerate(files[1:])]
+    run = recluster().run
+    assert run.config["space"]["copy_threshold"] is not None
+
+    listed = [r.photo.pk for r in similar_to_photo(query, k=len(others) + 1)]
+    assert listed[-1] == original.pk, listed  # the other edit last, after every other photo
+    assert sorted(listed[:-1]) == sorted(p.pk for p in others)
+    look = [r.photo.pk for r in similar_to_photo(query, k=len(others) + 1, mode=Mode.LOOK)]
+    assert look[-1] == original.pk
+    scene = [r.photo.pk for r in similar_to_photo(query, k=3, mode=Mode.SCENE)]
+    assert scene[0] == original.pk

@@ -7,6 +7,7 @@ import pytest
 
 from photos.models import Photo
 from photos.services import set_published
+from recommender.blocks import SpaceSettings
 from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
@@ -46,6 +47,7 @@ def test_the_writer_rebuilds_the_index_and_a_read_only_reads_it(gallery):
         "cnn_weight": 0.0,
         "content_weight": 0.05,
         "content_pca": 32,
+        "copy_threshold": SpaceSettings().copy_threshold,
     }
     assert run.config["blocks"] == ["look"]  # no CNN here: the style-only look metric
 

@@ -31,6 +31,7 @@ def settings_data(**overrides) -> dict:
         "style_weight": "0",
         "cnn_weight": "0",
         "content_weight": "0.05",
+        "copy_threshold": "0.7",
         "neighbours_per_photo": "20",
         "cnn_enabled": "on",
         "cnn_pca_components": "32",

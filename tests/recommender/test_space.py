@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.space import StyleSpace
+from recommender.space import CopyDetector, StyleSpace
 
 
 @pytest.fixture
@@ -87,3 +87,97 @@ def test_round_trip_through_bytes(blobs):
 def test_needs_two_photos():
     with pytest.raises(ValueError, match="two photos"):
         StyleSpace.fit(np.array([1]), {"style": np.ones((1, 4))}, {"style": 1})
+
+
+@pytest.fixture
+def edits():
+    """Eight scenes, each in two looks: 'style' says the look (with a little scene in it),
+    'content' says the scene (the same for both edits of one scene, up to noise)."""
+    rng = np.random.default_rng(3)
+    scenes = np.tile(np.arange(8), 2)
+    looks = np.repeat(np.arange(2), 8)
+    look_centres = rng.normal(0, 3, (2, 10))
+    scene_part = rng.normal(0, 1, (8, 10))
+    style = look_centres[looks] + 1.5 * scene_part[scenes] + rng.normal(0, 0.1, (16, 10))
+    content = rng.normal(0, 1, (8, 24))[scenes] + rng.normal(0, 0.02, (16, 24))
+    return np.arange(16), {"style": style, "content": content}, scenes, looks
+
+
+def _fit_edits(edits, threshold):
+    ids, features, _, _ = edits
+    copies = (
+        None if threshold is None else CopyDetector.fit("content", features["content"], threshold)
+    )
+    return StyleSpace.fit(ids, features, {"style": 1.0, "content": 2.0}, copies=copies)
+
+
+def test_other_edits_of_a_photo_rank_last_with_their_scores(edits):
+    _, _, scenes, _ = edits
+    plain, _ = _fit_edits(edits, None).all_neighbours(15)
+    # Without the detector, the other edit of a scene is near the top: subject outvotes look.
+    assert np.mean([scenes[row[0]] == scenes[i] for i, row in enumerate(plain)]) > 0.5
+    space = _fit_edits(edits, 0.9)
+    indices, scores = space.all_neighbours(15)
+    for i, row in enumerate(indices):
+        assert scenes[row[-1]] == scenes[i]  # the other edit is last of 15
+        assert (scenes[row[:-1]] != scenes[i]).all()
+    # The scores stay the similarities: the copy's is the highest, though it is ranked last.
+    assert (scores[:, -1] >= scores[:, :-1].max(axis=1) - 1e-6).mean() > 0.5
+    np.testing.assert_allclose(
+        scores[0], space.matrix[0] @ space.matrix[indices[0]].T, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_search_ranks_a_querys_copies_last_and_only_when_told(edits):
+    ids, features, scenes, _ = edits
+    space = _fit_edits(edits, 0.9)
+    query = space.embed({"style": features["style"][:1], "content": features["content"][:1]})
+    copies = space.embed_copies({"content": features["content"][:1]})
+    hits = space.search(query, 15, exclude=[{0}], query_copies=copies)[0]
+    assert [pid for pid, _ in hits][-1] == 8  # scene 0 in the other look
+    assert 8 in [pid for pid, _ in space.search(query, 3, exclude=[{0}])[0]]
+    # A query without that block (no CNN for an upload) has no copies to tell.
+    assert space.embed_copies({"style": features["style"][:1]}) is None
+
+
+def test_copies_survive_persistence_and_views_choose(edits):
+    space = _fit_edits(edits, 0.9)
+    loaded = StyleSpace.from_bytes(space.to_bytes())
+    assert loaded.copies.threshold == 0.9 and loaded.copies.name == "content"
+    np.testing.assert_array_equal(loaded.copies.rows, space.copies.rows)
+    np.testing.assert_array_equal(loaded.all_neighbours(15)[0], space.all_neighbours(15)[0])
+    assert space.view({"style": 1.0}).copies is space.copies
+    assert space.view({"style": 1.0}, copies_last=False).copies is None
+    # Photos without the block are never anybody's copy.
+    ids, features, _, _ = edits
+    content = features["content"].copy()
+    content[8] = np.nan
+    detector = CopyDetector.fit("content", content, 0.9)
+    holed = StyleSpace.fit(ids, {**features, "content": content}, {"style": 1.0}, copies=detector)
+    assert not holed.copies.rows[8].any()
+    plain = StyleSpace.fit(ids, {**features, "content": content}, {"style": 1.0})
+    np.testing.assert_array_equal(holed.all_neighbours(15)[0][0], plain.all_neighbours(15)[0][0])
+
+
+def test_copy_rows_keep_exact_cosines_with_the_gallery():
+    rng = np.random.default_rng(4)
+    centre = np.full(300, 5.0)
+    gallery = rng.normal(size=(40, 300)) + centre
+    detector = CopyDetector.fit("content", gallery, 0.8, centre)
+    assert detector.rows.shape == (40, 40)  # 40 photos span at most 40 of the 300 dimensions
+
+    def unit(x):
+        d = x - centre
+        return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+    np.testing.assert_allclose(
+        detector.rows @ detector.rows.T, unit(gallery) @ unit(gallery).T, atol=1e-5
+    )
+    queries = rng.normal(size=(3, 300)) + centre
+    np.testing.assert_allclose(
+        detector.embed(queries) @ detector.rows.T, unit(queries) @ unit(gallery).T, atol=1e-5
+    )
+    # Without a centre given, the gallery's mean is the centre.
+    np.testing.assert_allclose(
+        CopyDetector.fit("content", gallery, 0.8).centre, gallery.mean(0), rtol=1e-5
+    )
