@@ -21,6 +21,7 @@ from photos.storage import delete_files
 
 from .albums import match_albums
 from .blocks import cnn_layout, fit_space
+from .bulk_rows import insert_neighbours
 from .clustering import cluster, default_k_max
 from .explain import reasons, style_attributes
 from .extraction import (
@@ -35,7 +36,6 @@ from .models import (
     ClusterRun,
     FeatureVector,
     Membership,
-    Neighbour,
     RecommenderSettings,
 )
 from .naming import describe_cluster
@@ -308,20 +308,14 @@ def _write_neighbours(
     indices, scores = space.all_neighbours(per_photo)
     laps("neighbours")
     attributes = [style_attributes(vector) for vector in style]
-    rows = []
-    for i, photo_id in enumerate(photo_ids):
-        for rank, (j, score) in enumerate(zip(indices[i], scores[i], strict=True), start=1):
-            rows.append(
-                Neighbour(
-                    run=run,
-                    photo_id=photo_id,
-                    neighbour_id=photo_ids[j],
-                    rank=rank,
-                    score=float(score),
-                    reasons=reasons(style[i], style[j], attributes[i], attributes[j]),
-                )
-            )
-    Neighbour.objects.bulk_create(rows, batch_size=2000)
+
+    def rows():
+        for i, photo_id in enumerate(photo_ids):
+            for rank, (j, score) in enumerate(zip(indices[i], scores[i], strict=True), start=1):
+                why = reasons(style[i], style[j], attributes[i], attributes[j])
+                yield photo_id, photo_ids[j], rank, float(score), why
+
+    insert_neighbours(run.pk, rows())
     laps("neighbour rows")
 
 
