@@ -2,17 +2,20 @@
 
     .venv/bin/python benchmarks/recluster_cost.py [--sizes 100,1000,10000,100000]
         [--photos ../shared/photos/elementary] [--cnn-weights PATH]
+        [--postgres postgres://postgres@127.0.0.1:5432]
 
-For each size, a fresh SQLite database (the embedded default) gets that many ready, public
-photos whose style and CNN vectors are the real photos' vectors (extracted here from --photos)
-resampled with noise, so the space, the neighbours and the clusters see data shaped like a real
-gallery. Then `python manage.py recluster` runs in its own process with the site's default
-settings (automatic k over the range that grows with the gallery), and the benchmark prints its
-wall time (Django's start included) and the run's own duration, which covers everything a
-re-cluster does: loading the vectors, fitting the space, the neighbour rows, the k sweep and the
-final fit, stability, album names, and the database writes. Issue #14's target: auto-k for the
-65 shared photos well under a second of clustering (`benchmarks/bulk_import.py` measures the
-import's closing re-cluster; here 100 photos stand in).
+For each size, a fresh SQLite database (the embedded default; with ``--postgres``, a fresh
+PostgreSQL database `stylefinder_bench_recluster` on that server, as in production) gets that
+many ready, public photos whose style and CNN vectors are the real photos' vectors (extracted
+here from --photos) resampled with noise, so the space, the neighbours and the clusters see
+data shaped like a real gallery. Then `python manage.py recluster` runs in its own process with
+the site's default settings (automatic k over the range that grows with the gallery), and the
+benchmark prints its wall time (Django's start included) and the run's own duration, which
+covers everything a re-cluster does: loading the vectors, fitting the space, the neighbour
+rows, the k sweep and the final fit, stability, album names, and the database writes. Issue
+#14's target: auto-k for the 65 shared photos well under a second of clustering
+(`benchmarks/bulk_import.py` measures the import's closing re-cluster; here 100 photos stand
+in).
 """
 
 from __future__ import annotations
@@ -102,13 +105,29 @@ def real_vectors(photos: Path, weights: Path | None) -> dict[str, np.ndarray]:
     return vectors
 
 
-def measure(n: int, real: dict[str, np.ndarray], weights: Path | None, seed: int) -> dict:
+POSTGRES_DB = "stylefinder_bench_recluster"
+
+
+def fresh_postgres(server: str) -> str:
+    """Drop and create `POSTGRES_DB` on `server`; its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DB}")
+        conn.execute(f"CREATE DATABASE {POSTGRES_DB}")
+    return f"{server.rstrip('/')}/{POSTGRES_DB}"
+
+
+def measure(
+    n: int, real: dict[str, np.ndarray], weights: Path | None, seed: int, postgres: str | None
+) -> dict:
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="stylefinder-recluster-") as tmp:
+        database = fresh_postgres(postgres) if postgres else f"sqlite:///{tmp}/db.sqlite3"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
+            "DATABASE_URL": database,
             "MEDIA_ROOT": f"{tmp}/media",
             "STYLEFINDER_PRIVATE_ROOT": f"{tmp}/private",
             "STYLEFINDER_EXTRACTORS": ",".join(real),
@@ -149,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cnn-weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--style-only", action="store_true", help="without the CNN")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--postgres", metavar="SERVER_URL", help="PostgreSQL server instead of SQLite"
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     weights = None if args.style_only or not args.cnn_weights.exists() else args.cnn_weights
@@ -157,15 +179,16 @@ def main(argv: list[str] | None = None) -> None:
 
     real = real_vectors(args.photos, weights)
     features = " + ".join(real)
+    database = "PostgreSQL" if args.postgres else "SQLite"
     print(
-        f"manage.py recluster on a fresh SQLite database, {features} vectors resampled from "
+        f"manage.py recluster on a fresh {database} database, {features} vectors resampled from "
         f"{len(real['style'])} real photos; default settings (automatic k, 20 neighbours)"
     )
     print(
         f"{'photos':>8}  {'k range':>8}  {'k':>3}  {'silhouette':>10}  {'run s':>8}  {'wall s':>8}"
     )
     for n in sizes:
-        row = measure(n, real, weights, args.seed)
+        row = measure(n, real, weights, args.seed, args.postgres)
         print(
             f"{n:>8}  {'2-' + str(default_k_max(n)):>8}  {row['k']:>3}  {row['silhouette']:>10}  "
             f"{row['run_s']:>8.2f}  {row['wall_s']:>8.2f}",

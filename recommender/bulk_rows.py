@@ -4,7 +4,8 @@ A re-cluster writes `neighbours_per_photo` rows per photo (2 million at 100k pho
 ORM each row is a `Neighbour` instance and a share of an INSERT statement compiled by Django;
 here rows are plain tuples: PostgreSQL takes them with ``COPY … FROM STDIN`` (psycopg 3's
 `Cursor.copy`), other databases with one prepared INSERT run over many rows (`executemany`).
-Both go through Django's connection, so they are part of the caller's transaction.
+Both go through Django's connection in one transaction (the caller's, if any): outside one,
+SQLite would commit every row on its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import Neighbour
 
@@ -37,7 +38,7 @@ def insert_neighbours(run_id: int, rows: Iterable[NeighbourRow]) -> int:
     table = quote(meta.db_table)
     columns = ", ".join(quote(meta.get_field(name).column) for name in _FIELDS)
     written = 0
-    with connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for photo, neighbour, rank, score, reasons in rows:

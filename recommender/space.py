@@ -124,6 +124,10 @@ def _l2_normalise(matrix: np.ndarray) -> np.ndarray:
 _COPY_PENALTY = 4.0
 #: dimensions of the copy detector's rows in the index
 COPY_DIMS = 128
+#: rows the detector's basis is fitted on at most (a fixed sample above)
+COPY_BASIS_ROWS = 4096
+#: candidates beyond k checked for copies in a neighbour build
+COPY_MARGIN = 16
 
 
 @dataclass
@@ -138,7 +142,8 @@ class CopyDetector:
     holds `COPY_DIMS` floats per photo, not the embedding's 1280. Up to `COPY_DIMS` photos the
     basis spans the gallery and every cosine with a gallery photo is exact (a query's part
     outside the gallery's span is orthogonal to every gallery row); above, the basis keeps the
-    gallery's main directions and the cosines are close.
+    gallery's main directions (fitted on at most `COPY_BASIS_ROWS` of its photos) and the
+    cosines are close.
     """
 
     name: str
@@ -168,6 +173,9 @@ class CopyDetector:
         units = _unit_deviations(vectors[present], centre)
         m = min(COPY_DIMS, units.shape[0], units.shape[1])
         if m < units.shape[0] and m < units.shape[1]:
+            if len(units) > COPY_BASIS_ROWS:  # the main directions, from a fixed sample
+                rng = np.random.default_rng(seed)
+                units = units[np.sort(rng.choice(len(units), COPY_BASIS_ROWS, replace=False))]
             svd = TruncatedSVD(n_components=m, algorithm="randomized", random_state=seed)
             components = svd.fit(units).components_.T
         else:  # the gallery spans at most m dimensions: an exact basis of them
@@ -191,6 +199,11 @@ class CopyDetector:
         )
         out[missing] = 0.0
         return out
+
+    def pair_penalty(self, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """(m, c) ranking penalty of gallery rows `candidates[i]` for gallery row `rows[i]`."""
+        sims = np.einsum("id,icd->ic", self.rows[rows], self.rows[candidates])
+        return (sims > self.threshold).astype(np.float32) * _COPY_PENALTY
 
     def penalty(self, queries: np.ndarray) -> np.ndarray:
         """(m, n) ranking penalty of the gallery's photos for `queries` (their `embed` rows)."""
@@ -368,22 +381,33 @@ class StyleSpace:
 
     def all_neighbours(self, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` other photos for every photo: (indices (n, k), scores (n, k)), best first,
-        copies last when the space has a copy detector."""
+        copies last when the space has a copy detector.
+
+        Copies are looked for only among each row's best `k` + `COPY_MARGIN` candidates (the
+        rest cannot enter the top `k`); a row with more copies than the margin there is ranked
+        again against every photo, so the result is the same as a full pass."""
         n = len(self)
         k = min(k, n - 1)
         if k <= 0:
             return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        take = k if self.copies is None else min(k + COPY_MARGIN, n - 1)
         indices = np.empty((n, k), np.int64)
         values = np.empty((n, k), np.float32)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             scores = self.matrix[start:stop] @ self.matrix.T
             scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
-            ranking = scores
+            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+            ranking = np.take_along_axis(scores, top, axis=1)
             if self.copies is not None:
-                ranking = scores - self.copies.penalty(self.copies.rows[start:stop])
-            top = np.argpartition(-ranking, k - 1, axis=1)[:, :k]
-            order = np.argsort(-np.take_along_axis(ranking, top, axis=1), axis=1, kind="stable")
+                ranking = ranking - self.copies.pair_penalty(np.arange(start, stop), top)
+                crowded = np.flatnonzero((ranking < -1.5).sum(axis=1) > take - k)
+                if take < n - 1 and len(crowded):  # more copies than the margin: every photo
+                    rows = start + crowded
+                    full = scores[crowded] - self.copies.penalty(self.copies.rows[rows])
+                    top[crowded] = np.argpartition(-full, take - 1, axis=1)[:, :take]
+                    ranking[crowded] = np.take_along_axis(full, top[crowded], axis=1)
+            order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
             top = np.take_along_axis(top, order, axis=1)
             indices[start:stop] = top
             values[start:stop] = np.take_along_axis(scores, top, axis=1)

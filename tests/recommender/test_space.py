@@ -181,3 +181,27 @@ def test_copy_rows_keep_exact_cosines_with_the_gallery():
     np.testing.assert_allclose(
         CopyDetector.fit("content", gallery, 0.8).centre, gallery.mean(0), rtol=1e-5
     )
+
+
+def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_margin():
+    """The build looks for copies among k + COPY_MARGIN candidates only; a photo with more
+    copies than that (40 edits of one frame) is ranked again against every photo."""
+    from recommender.space import COPY_MARGIN
+
+    rng = np.random.default_rng(7)
+    frame = rng.normal(0, 1, 24)
+    content = np.vstack([frame + rng.normal(0, 0.05, (40, 24)), rng.normal(0, 1, (30, 24))])
+    style = rng.normal(0, 1, (70, 10))
+    style[:40] += 3 * content[:40, :10]  # the edits also look alike: they crowd the top
+    features = {"style": style, "content": content}
+    detector = CopyDetector.fit("content", content, 0.8)
+    space = StyleSpace.fit(np.arange(70), features, {"style": 1.0}, copies=detector)
+    assert COPY_MARGIN < 39
+    indices, scores = space.all_neighbours(5, chunk=16)
+    full = space.matrix @ space.matrix.T
+    np.fill_diagonal(full, -np.inf)
+    ranking = full - detector.penalty(detector.rows)
+    expected = np.argsort(-ranking, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, axis=1), atol=1e-6)
+    assert (indices[:40] >= 40).all()  # every edit of the frame lists other photos only
