@@ -242,6 +242,11 @@ def split(part: Part, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
 
 
+def outside_fold(parts: list[Part], f: int, folds: int) -> list[Part]:
+    """Each part's photos outside fold `f` (a fold's training photos)."""
+    return [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in parts]
+
+
 _fitted: dict[tuple, LookMetric] = {}
 
 
@@ -259,8 +264,7 @@ def fold_metric(
         candidate.shrinkage,
     )
     if key not in _fitted:
-        train = [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in train_parts]
-        _fitted[key] = fit_metric(train, candidate, signature)
+        _fitted[key] = fit_metric(outside_fold(train_parts, f, folds), candidate, signature)
     return _fitted[key]
 
 
@@ -278,8 +282,7 @@ def fold_centre(train_parts: list[Part], f: int, folds: int) -> np.ndarray | Non
     """`content_centre` of `train_parts`' photos outside fold `f` (memoised)."""
     key = (tuple(p.name for p in train_parts), f, folds)
     if key not in _centres:
-        train = [p.take(np.flatnonzero(photo_fold(p.photos, folds) != f)) for p in train_parts]
-        _centres[key] = content_centre(train)
+        _centres[key] = content_centre(outside_fold(train_parts, f, folds))
     return _centres[key]
 
 

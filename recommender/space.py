@@ -200,15 +200,15 @@ class CopyDetector:
         out[missing] = 0.0
         return out
 
-    def pair_penalty(self, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """(m, c) ranking penalty of gallery rows `candidates[i]` for gallery row `rows[i]`."""
+    def pair_copies(self, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """(m, c) booleans: is gallery row `candidates[i, j]` a copy of gallery row `rows[i]`."""
         sims = np.einsum("id,icd->ic", self.rows[rows], self.rows[candidates])
-        return (sims > self.threshold).astype(np.float32) * _COPY_PENALTY
+        return sims > self.threshold
 
-    def penalty(self, queries: np.ndarray) -> np.ndarray:
-        """(m, n) ranking penalty of the gallery's photos for `queries` (their `embed` rows)."""
-        copies = queries @ self.rows.T > self.threshold
-        return copies.astype(np.float32) * _COPY_PENALTY
+    def copies(self, queries: np.ndarray) -> np.ndarray:
+        """(m, n) booleans: which gallery photos are copies of each of `queries` (`embed`
+        rows)."""
+        return queries @ self.rows.T > self.threshold
 
 
 def _unit_deviations(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -361,7 +361,7 @@ class StyleSpace:
         scores = queries @ self.matrix.T
         ranking = scores
         if self.copies is not None and query_copies is not None:
-            ranking = scores - self.copies.penalty(np.atleast_2d(query_copies))
+            ranking = scores - _COPY_PENALTY * self.copies.copies(np.atleast_2d(query_copies))
         results = []
         for i, row in enumerate(ranking):
             skip = exclude[i] if exclude else set()
@@ -400,11 +400,13 @@ class StyleSpace:
             top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
             ranking = np.take_along_axis(scores, top, axis=1)
             if self.copies is not None:
-                ranking = ranking - self.copies.pair_penalty(np.arange(start, stop), top)
-                crowded = np.flatnonzero((ranking < -1.5).sum(axis=1) > take - k)
+                found = self.copies.pair_copies(np.arange(start, stop), top)
+                ranking = ranking - _COPY_PENALTY * found
+                crowded = np.flatnonzero(found.sum(axis=1) > take - k)
                 if take < n - 1 and len(crowded):  # more copies than the margin: every photo
                     rows = start + crowded
-                    full = scores[crowded] - self.copies.penalty(self.copies.rows[rows])
+                    copies = self.copies.copies(self.copies.rows[rows])
+                    full = scores[crowded] - _COPY_PENALTY * copies
                     top[crowded] = np.argpartition(-full, take - 1, axis=1)[:, :take]
                     ranking[crowded] = np.take_along_axis(full, top[crowded], axis=1)
             order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
