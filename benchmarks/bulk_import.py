@@ -14,7 +14,8 @@ renditions, style and CNN features of every photo, and the re-cluster.
 worker` (prefork, `--concurrency` processes, started and ready before the clock starts, as a
 deployed worker is). `import_photos` ingests and queues; the clock stops when every photo is
 `ready` and an active run covers them all, so it includes the workers' processing and the
-debounced re-cluster (default STYLEFINDER_RECLUSTER_DELAY). Needs PostgreSQL and Redis on
+debounced re-cluster (default STYLEFINDER_RECLUSTER_DELAY); it then says how many re-clusters
+the import caused (one, unless the debounce split it). Needs PostgreSQL and Redis on
 127.0.0.1 (`bash scripts/ensure-services.sh`); uses the database `stylefinder_bench_import` and
 Redis database 13, both emptied first.
 
@@ -42,6 +43,7 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "stylefinder_bench_import"
 BENCH_REDIS = "redis://127.0.0.1:6379/13"
 TIMEOUT_S = 600
+SETTLE_CHECK_S = 3.0
 
 # Worker mode: photos ready, photos in all, photos in the active run (the tables of
 # photos.Photo and recommender.ClusterRun).
@@ -50,6 +52,7 @@ SELECT (SELECT count(*) FROM photos_photo WHERE status = 'ready'),
        (SELECT count(*) FROM photos_photo),
        (SELECT coalesce(max(n_photos), 0) FROM recommender_clusterrun WHERE is_active)
 """
+RUNS = "SELECT count(*) FROM recommender_clusterrun"
 
 
 def base_env(tmp: str, weights: Path | None) -> dict[str, str]:
@@ -146,7 +149,13 @@ def run_worker(photos: Path, weights: Path | None, concurrency: int) -> tuple[fl
                     if ready == total and all_ready is None:
                         all_ready = now
                     if ready == total == in_run:
-                        return all_ready, now, f"{ready} ready of {total}, all in the active run"
+                        # A run started by photos of the same import after this one would mean
+                        # the debounce split the import: count the runs a moment later.
+                        time.sleep(SETTLE_CHECK_S)
+                        (runs,) = database.execute(RUNS).fetchone()
+                        plural = "s" if runs != 1 else ""
+                        states = f"{ready} ready of {total}, all in the active run"
+                        return all_ready, now, f"{states}; {runs} re-cluster{plural}"
                     time.sleep(0.05)
             raise SystemExit(f"not done after {TIMEOUT_S} s: {import_states(done.stdout)}")
         finally:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -23,8 +22,16 @@ Interval = tuple[float, float]
 # --- Small helpers ----------------------------------------------------------------------------
 
 
+def _stats():
+    """`scipy.stats`, imported on first use: its import takes about 0.4 s, which every process
+    that loads the admin (a web worker, the import command) would pay before its first request."""
+    from scipy import stats
+
+    return stats
+
+
 def _z(confidence: float = CONFIDENCE) -> float:
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(_stats().norm.ppf(0.5 + confidence / 2))
 
 
 def as_float(value) -> float | None:
@@ -94,7 +101,7 @@ def mean_ci(
     if n == 1:
         return mean, None
     sem = float(array.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
+    half = float(_stats().t.ppf(0.5 + confidence / 2, n - 1)) * sem
     return mean, (mean - half, mean + half)
 
 
@@ -113,7 +120,7 @@ def two_proportion_z_test(
     if se == 0:
         return 0.0, 1.0
     z = (p_b - p_a) / se
-    return z, float(2 * stats.norm.sf(abs(z)))
+    return z, float(2 * _stats().norm.sf(abs(z)))
 
 
 def proportion_difference(
@@ -171,9 +178,9 @@ def welch_difference(
         return result
     df = (var_a + var_b) ** 2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
     t = difference / se
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    half = float(_stats().t.ppf(0.5 + confidence / 2, df)) * se
     result["difference_ci"] = [difference - half, difference + half]
-    result["p_value"] = float(2 * stats.t.sf(abs(t), df))
+    result["p_value"] = float(2 * _stats().t.sf(abs(t), df))
     return result
 
 
@@ -190,4 +197,4 @@ def sample_ratio_test(counts: Sequence[int], weights: Sequence[float]) -> float 
     if observed.size < 2 or observed.sum() == 0 or shares.sum() <= 0:
         return None
     expected = shares / shares.sum() * observed.sum()
-    return float(stats.chisquare(observed, expected).pvalue)
+    return float(_stats().chisquare(observed, expected).pvalue)

@@ -42,6 +42,10 @@ cores:
 
 Everything random is drawn from generators seeded by (`seed`, purpose): the same input and seed
 give the same result, and nothing global is touched.
+
+scikit-learn is imported by the functions that fit, not with this module: its import takes
+about 0.7 s, which every process loading the app would otherwise pay before its first request or
+its first ingested photo, while only a re-cluster clusters.
 """
 
 from __future__ import annotations
@@ -52,8 +56,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import AgglomerativeClustering, KMeans, kmeans_plusplus
-from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 ALGORITHMS = ("kmeans", "ward")
@@ -221,6 +223,8 @@ def _kmeans_fits(X: np.ndarray, ks: Sequence[int], seed: int) -> Iterator[tuple[
     row is then labelled by its most similar unit centroid (`cluster` polishes the chosen k on
     all rows).
     """
+    from sklearn.cluster import KMeans, kmeans_plusplus  # imported here: see module docstring
+
     n = X.shape[0]
     rng = _rng(seed, _KMEANS)
     rows = _sample(n, max(KMEANS_SWEEP_ROWS, max(ks)), rng)
@@ -256,6 +260,8 @@ def _ward_fits(
     X: np.ndarray, ks: Sequence[int], rng: np.random.Generator
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(k, labels) for each k from one Ward tree (on a sample above WARD_MAX_ROWS rows)."""
+    from sklearn.cluster import AgglomerativeClustering  # imported here: see module docstring
+
     n = X.shape[0]
     rows = _sample(n, WARD_MAX_ROWS, rng)
     tree = AgglomerativeClustering(n_clusters=1, linkage="ward", compute_full_tree=True)
@@ -364,6 +370,12 @@ def _stability(
     sample_size: int,
 ) -> float:
     """Mean ARI between the full fit and fits on bootstrap resamples, on one evaluation sample."""
+    from sklearn.cluster import (  # imported here: see module docstring
+        AgglomerativeClustering,
+        KMeans,
+    )
+    from sklearn.metrics import adjusted_rand_score
+
     n = X.shape[0]
     rng = _rng(seed, _STABILITY)
     evaluation = _sample(n, sample_size, rng)

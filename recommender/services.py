@@ -74,8 +74,10 @@ RECLUSTER_REQUESTED_AT = "recommender:recluster-requested-at"
 RECLUSTER_SCHEDULED = "recommender:recluster-scheduled"
 #: A burst is over this long after its last change when no photo waits for processing. Waiting
 #: the whole STYLEFINDER_RECLUSTER_DELAY after an import the workers have finished only delays
-#: the new photos' neighbours; the delay stays the bound for photos stuck in the queue.
-SETTLED_QUIET_SECONDS = 1.0
+#: the new photos' neighbours; the delay stays the bound for photos stuck in the queue. While an
+#: import ingests faster than the workers process, photos wait throughout, so a short quiet does
+#: not split it into several runs; it only bounds how soon after the last photo the run starts.
+SETTLED_QUIET_SECONDS = 0.3
 
 
 def request_recluster() -> None:

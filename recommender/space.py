@@ -10,6 +10,10 @@ photos in this style": a space may carry a `CopyDetector`, the content block on 
 then every ranking puts candidates whose content is nearly the query's (cosine above the
 detector's threshold) after all the others, in their order (DESIGN.md §4: on pure-look sets,
 other photos in the same look come before the same photo in another look).
+
+scikit-learn is imported where a space is fitted, not with this module: its import takes about
+0.7 s, which every process that loads the app would pay (the import command before it ingests its
+first photo, each web worker) while only a re-cluster fits.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA, TruncatedSVD
 
 from .look_metric import LookMetric
 
@@ -65,6 +68,8 @@ class BlockTransform:
         z = np.clip((vectors - mean) / scale, -Z_CLIP, Z_CLIP)
         components = centre = None
         if pca_components and pca_components < z.shape[1] and z.shape[0] > 2:
+            from sklearn.decomposition import PCA  # imported here: see module docstring
+
             n = min(pca_components, z.shape[0] - 1)
             pca = PCA(n_components=n, svd_solver="randomized", random_state=seed).fit(z)
             components = pca.components_.T.astype(np.float32)
@@ -176,6 +181,8 @@ class CopyDetector:
             if len(units) > COPY_BASIS_ROWS:  # the main directions, from a fixed sample
                 rng = np.random.default_rng(seed)
                 units = units[np.sort(rng.choice(len(units), COPY_BASIS_ROWS, replace=False))]
+            from sklearn.decomposition import TruncatedSVD  # imported here: see module docstring
+
             svd = TruncatedSVD(n_components=m, algorithm="randomized", random_state=seed)
             components = svd.fit(units).components_.T
         else:  # the gallery spans at most m dimensions: an exact basis of them
