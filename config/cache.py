@@ -5,7 +5,8 @@ counters and the re-cluster debounce and lock, all of which may be lost. So whil
 (restarting, out of memory, network cut) the site keeps serving:
 - a read is a miss (`get` returns the default, `has_key` False, `get_many` {});
 - a write is dropped (`set`, `delete`, `touch`, `clear`; `set_many` reports every key as failed);
-- `add` returns False: no lock is taken, so no re-cluster starts until Redis is back.
+- `add` returns False: no lock is taken, so no re-cluster starts until Redis is back;
+- `incr` returns None (no count: the rate limits let the request through).
 
 After a connection error the cache is skipped for `RETRY_AFTER` seconds (per process), so an
 unreachable Redis costs one connect timeout per window, not one per call, and the log gets one
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -36,7 +37,29 @@ T = TypeVar("T")
 _down_until: dict[str, float] = {}
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django builds a new redis-py client object for every command, and building one (its
+    table of response callbacks) cost about as much as the round trip itself: a third of an API
+    call's time went there. A client is thread-safe and only wraps its connection pool, so one is
+    kept per pool."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class DegradingRedisCache(RedisCache):
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
+
     @property
     def _servers_key(self) -> str:
         return ",".join(self._servers)
@@ -74,6 +97,10 @@ class DegradingRedisCache(RedisCache):
 
     def delete(self, key, version=None):
         return self._degrade(False, super().delete, key, version)
+
+    def incr(self, key, delta=1, version=None):
+        # None, not a count: the rate limits let a request through when nothing counts it.
+        return self._degrade(None, super().incr, key, delta, version)
 
     def get_many(self, keys, version=None):
         return self._degrade({}, super().get_many, keys, version)

@@ -86,6 +86,12 @@ def test_reading_is_limited_per_address_for_visitors(client, db, rates):
     assert client.get("/api/albums/", REMOTE_ADDR="10.0.0.4").status_code == 200
 
 
+def test_a_visitor_is_limited_by_the_visitors_rate_alone(client, db, rates):
+    rates(anon="5/min", user="2/min")
+    statuses = [client.get("/api/albums/").status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+
+
 def test_reading_is_limited_per_account_for_signed_in_users(staff_api, rates):
     rates(anon="1/min", user="2/min")
     statuses = [staff_api.get("/api/photos/").status_code for _ in range(3)]
@@ -116,3 +122,46 @@ def test_a_cache_outage_lets_requests_through(client, db, rates, settings, caplo
     assert [client.get("/api/photos/").status_code for _ in range(3)] == [200] * 3
     assert [upload(client).status_code for _ in range(2)] == [200] * 2
     assert "Redis cache unreachable" in caplog.text
+
+
+def test_the_allowance_comes_back_when_the_window_ends(client, db, rates, monkeypatch):
+    from config.throttling import WindowCountThrottle
+
+    now = [999_960.0 + 12.5]  # 12.5 s into a minute
+    monkeypatch.setattr(WindowCountThrottle, "timer", lambda self: now[0])
+    rates(anon="2/min")
+    assert [client.get("/api/albums/").status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/api/albums/")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "48"  # what is left of the minute, rounded up
+    now[0] += 47.4
+    assert client.get("/api/albums/").status_code == 429
+    now[0] += 0.2  # the next minute
+    assert [client.get("/api/albums/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_concurrent_requests_are_each_counted(db, rates):
+    """The count is one atomic increment: requests arriving together are never lost (REST
+    framework's read-modify-write list could drop some)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.test import RequestFactory
+
+    from api.throttling import AnonRateThrottle
+
+    rates(anon="1000/min")
+    factory = RequestFactory()
+
+    def one_call(_):
+        request = factory.get("/api/albums/", REMOTE_ADDR="192.0.2.9")
+        request.user = type("Anonymous", (), {"is_authenticated": False})()
+        return AnonRateThrottle().allow_request(request, None)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(one_call, range(200)))
+    throttle = AnonRateThrottle()
+    request = factory.get("/api/albums/", REMOTE_ADDR="192.0.2.9")
+    request.user = type("Anonymous", (), {"is_authenticated": False})()
+    now = throttle.timer()
+    key = f"{throttle.get_cache_key(request, None)}:{int(now - now % throttle.duration)}"
+    assert throttle.cache.get(key) == 200

@@ -177,6 +177,9 @@ def test_the_cache_degrades_while_redis_is_down(private_redis, monkeypatch):
     cache = degrading.DegradingRedisCache(private_redis.url(2), {})
     cache.set("kept", "value")
     assert cache.get("kept") == "value"
+    # One redis-py client serves every command (Django would build one per command); it must
+    # come back to life with the server below.
+    assert cache._cache.get_client() is cache._cache.get_client(write=True)
 
     private_redis.stop()
     started = time.monotonic()
