@@ -102,6 +102,20 @@ class DegradingRedisCache(RedisCache):
         # None, not a count: the rate limits let a request through when nothing counts it.
         return self._degrade(None, super().incr, key, delta, version)
 
+    def count(self, key, timeout, version=None) -> int | None:
+        """Add one to the integer at `key` (made with `timeout` when missing) and return it, in
+        one round trip (Django's `add` then `incr` take three); None while Redis is unreachable.
+        The rate limits' counter (`config.throttling.count_in_window`)."""
+        key = self.make_and_validate_key(key, version=version)
+
+        def add_one() -> int:
+            with self._cache.get_client(key, write=True).pipeline(transaction=False) as pipe:
+                pipe.set(key, 0, ex=int(timeout), nx=True)
+                pipe.incr(key)
+                return pipe.execute()[1]
+
+        return self._degrade(None, add_one)
+
     def get_many(self, keys, version=None):
         return self._degrade({}, super().get_many, keys, version)
 

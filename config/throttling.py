@@ -43,6 +43,8 @@ def login_locked_out(request, original_response=None, credentials=None) -> HttpR
 def count_in_window(cache, key: str, seconds: int) -> int | None:
     """This request's number in the window `key` names (1 for its first), counted atomically in
     the cache; None when the cache cannot count (Redis unreachable: the request goes through)."""
+    if hasattr(cache, "count"):  # Redis (`config.cache.DegradingRedisCache`): one round trip
+        return cache.count(key, seconds + 1)
     try:
         return cache.incr(key)
     except ValueError:  # the window's first request

@@ -412,6 +412,8 @@ def settle() -> None:
 
 STALE_CHECKED = "recommender:stale-checked"
 STALE_CHECK_SECONDS = 30
+#: When this process looks next (`time.monotonic()`); until then a read costs nothing here.
+_next_stale_check = 0.0
 
 
 def request_recluster_if_stale() -> None:
@@ -419,11 +421,16 @@ def request_recluster_if_stale() -> None:
 
     The reader keeps serving the active run. With a queue, a change whose task could not be
     queued (the broker was down) is picked up here, at most once per STALE_CHECK_SECONDS per
-    cache. In the embedded default the writer has paid already (`settle`).
+    process and per cache. In the embedded default the writer has paid already (`settle`).
     """
+    global _next_stale_check
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
-    # One cache call on the common path: most requests find the check done recently.
+    # No cache call on the common path: this process looked less than STALE_CHECK_SECONDS ago.
+    now = time.monotonic()
+    if now < _next_stale_check:
+        return
+    _next_stale_check = now + STALE_CHECK_SECONDS
     if not cache.add(STALE_CHECKED, "1", timeout=STALE_CHECK_SECONDS):
         return
     if not cache.get(RECLUSTER_SCHEDULED) and index_is_stale():

@@ -27,10 +27,14 @@ def style_features_only(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    """Rate-limit counters, locks and debounce state live in the cache: every test starts empty."""
+def fresh_cache(monkeypatch):
+    """Rate-limit counters, locks and debounce state live in the cache: every test starts empty
+    (and with no stale check done by this process)."""
     from django.core.cache import cache
 
+    from recommender import services
+
+    monkeypatch.setattr(services, "_next_stale_check", 0.0)
     cache.clear()
     yield
     cache.clear()

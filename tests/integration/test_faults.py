@@ -180,6 +180,10 @@ def test_the_cache_degrades_while_redis_is_down(private_redis, monkeypatch):
     # One redis-py client serves every command (Django would build one per command); it must
     # come back to life with the server below.
     assert cache._cache.get_client() is cache._cache.get_client(write=True)
+    # The rate limits' counter: made with its expiry, then incremented, one call each.
+    assert [cache.count("hits", 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < cache._cache.get_client().ttl(cache.make_key("hits")) <= 60
+    assert cache.get("hits") == 3
 
     private_redis.stop()
     started = time.monotonic()
@@ -190,6 +194,7 @@ def test_the_cache_degrades_while_redis_is_down(private_redis, monkeypatch):
     assert cache.set_many({"a": 1, "b": 2}) == ["a", "b"]
     assert cache.has_key("kept") is False
     assert cache.delete("kept") is False
+    assert cache.count("hits", 60) is None
     assert time.monotonic() - started < 1  # refused at once, then not even tried
 
     private_redis.start()  # empty: started without its data
