@@ -15,10 +15,9 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from config.throttling import client_address
+from config.throttling import WindowCountThrottle, client_address
 from experiments.assignment import assign, assignment_for
 from experiments.events import (
     EventRejected,
@@ -37,7 +36,7 @@ from .serializers import SignedVisitorField
 HEX_ID = r"^[0-9a-f]{32}$"
 
 
-class EventsRateThrottle(SimpleRateThrottle):
+class EventsRateThrottle(WindowCountThrottle):
     """Per client address (`config.throttling`): a page sends a handful of events.
 
     Not per visitor cookie: the client chooses its cookies, and a fresh id per request would mean
