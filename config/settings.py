@@ -462,6 +462,7 @@ LOGGING = {
     "loggers": {
         "axes": {"level": "WARNING"},  # a banner per process start (lockouts are warnings)
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        "faiss.loader": {"level": "WARNING"},  # which instruction sets it tried, per process
         # In-process tasks: a "succeeded" line per photo. A worker keeps them (its own log).
         **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
     },

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import graph_search
 from .look_metric import LookMetric
 
 Z_CLIP = 5.0
@@ -386,41 +387,61 @@ class StyleSpace:
             results.append(hits[:k])
         return results
 
-    def all_neighbours(self, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    def all_neighbours(
+        self, k: int, chunk: int = 1024, approximate: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` other photos for every photo: (indices (n, k), scores (n, k)), best first,
         copies last when the space has a copy detector.
 
-        Copies are looked for only among each row's best `k` + `COPY_MARGIN` candidates (the
-        rest cannot enter the top `k`); a row with more copies than the margin there is ranked
-        again against every photo, so the result is the same as a full pass."""
+        Each row's candidates are its best `k` + `COPY_MARGIN` others by cosine: exactly (every
+        photo against every other), or with `approximate` (default: from
+        `graph_search.APPROXIMATE_FROM` photos on) from an HNSW graph. Copies are looked for
+        only among the candidates (the rest cannot enter the top `k`); a row with more copies
+        than the margin there is ranked again against every photo, so the result is the same as
+        a full pass."""
         n = len(self)
         k = min(k, n - 1)
         if k <= 0:
             return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
         take = k if self.copies is None else min(k + COPY_MARGIN, n - 1)
+        if approximate is None:
+            approximate = n >= graph_search.APPROXIMATE_FROM
+        from_graph = graph_search.graph_candidates(self.matrix, take) if approximate else None
         indices = np.empty((n, k), np.int64)
         values = np.empty((n, k), np.float32)
         for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            scores = self.matrix[start:stop] @ self.matrix.T
-            scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
-            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-            ranking = np.take_along_axis(scores, top, axis=1)
+            rows = np.arange(start, min(start + chunk, n))
+            if from_graph is None:
+                top, similarity = self._best_of_all(rows, take)
+            else:
+                top = from_graph[rows]
+                similarity = np.einsum("ij,ikj->ik", self.matrix[rows], self.matrix[top])
+            ranking = similarity
             if self.copies is not None:
-                found = self.copies.pair_copies(np.arange(start, stop), top)
-                ranking = ranking - _COPY_PENALTY * found
+                found = self.copies.pair_copies(rows, top)
+                ranking = similarity - _COPY_PENALTY * found
                 crowded = np.flatnonzero(found.sum(axis=1) > take - k)
                 if take < n - 1 and len(crowded):  # more copies than the margin: every photo
-                    rows = start + crowded
-                    copies = self.copies.copies(self.copies.rows[rows])
-                    full = scores[crowded] - _COPY_PENALTY * copies
-                    top[crowded] = np.argpartition(-full, take - 1, axis=1)[:, :take]
-                    ranking[crowded] = np.take_along_axis(full, top[crowded], axis=1)
+                    copies = self.copies.copies(self.copies.rows[rows[crowded]])
+                    top[crowded], similarity[crowded] = self._best_of_all(
+                        rows[crowded], take, penalty=_COPY_PENALTY * copies
+                    )
+                    ranking = similarity - _COPY_PENALTY * self.copies.pair_copies(rows, top)
             order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
-            top = np.take_along_axis(top, order, axis=1)
-            indices[start:stop] = top
-            values[start:stop] = np.take_along_axis(scores, top, axis=1)
+            indices[rows] = np.take_along_axis(top, order, axis=1)
+            values[rows] = np.take_along_axis(similarity, order, axis=1)
         return indices, values
+
+    def _best_of_all(
+        self, rows: np.ndarray, take: int, penalty: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each of `rows`' `take` best others against every photo (after `penalty`, (len(rows),
+        n), when given): (indices, cosines), in no particular order."""
+        scores = self.matrix[rows] @ self.matrix.T
+        scores[np.arange(len(rows)), rows] = -np.inf  # not itself
+        ranked = scores if penalty is None else scores - penalty
+        top = np.argpartition(-ranked, take - 1, axis=1)[:, :take]
+        return top, np.take_along_axis(scores, top, axis=1)
 
     # --- persistence (npz, no pickle) ---------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -111,13 +111,14 @@ def _fit_edits(edits, threshold):
     return StyleSpace.fit(ids, features, {"style": 1.0, "content": 2.0}, copies=copies)
 
 
-def test_other_edits_of_a_photo_rank_last_with_their_scores(edits):
+@pytest.mark.parametrize("approximate", [False, True])
+def test_other_edits_of_a_photo_rank_last_with_their_scores(edits, approximate):
     _, _, scenes, _ = edits
-    plain, _ = _fit_edits(edits, None).all_neighbours(15)
+    plain, _ = _fit_edits(edits, None).all_neighbours(15, approximate=approximate)
     # Without the detector, the other edit of a scene is near the top: subject outvotes look.
     assert np.mean([scenes[row[0]] == scenes[i] for i, row in enumerate(plain)]) > 0.5
     space = _fit_edits(edits, 0.9)
-    indices, scores = space.all_neighbours(15)
+    indices, scores = space.all_neighbours(15, approximate=approximate)
     for i, row in enumerate(indices):
         assert scenes[row[-1]] == scenes[i]  # the other edit is last of 15
         assert (scenes[row[:-1]] != scenes[i]).all()
@@ -183,7 +184,8 @@ def test_copy_rows_keep_exact_cosines_with_the_gallery():
     )
 
 
-def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_margin():
+@pytest.mark.parametrize("approximate", [False, True])
+def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_margin(approximate):
     """The build looks for copies among k + COPY_MARGIN candidates only; a photo with more
     copies than that (40 edits of one frame) is ranked again against every photo."""
     from recommender.space import COPY_MARGIN
@@ -197,7 +199,7 @@ def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_mar
     detector = CopyDetector.fit("content", content, 0.8)
     space = StyleSpace.fit(np.arange(70), features, {"style": 1.0}, copies=detector)
     assert COPY_MARGIN < 39
-    indices, scores = space.all_neighbours(5, chunk=16)
+    indices, scores = space.all_neighbours(5, chunk=16, approximate=approximate)
     full = space.matrix @ space.matrix.T
     np.fill_diagonal(full, -np.inf)
     ranking = np.where(detector.copies(detector.rows), full - 4.0, full)  # copies after all
@@ -205,3 +207,43 @@ def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_mar
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_allclose(scores, np.take_along_axis(full, expected, axis=1), atol=1e-6)
     assert (indices[:40] >= 40).all()  # every edit of the frame lists other photos only
+
+
+def test_approximate_neighbours_find_the_exact_ones_with_exact_scores():
+    """The graph (faiss HNSW) gives each photo its candidates; they are ranked and scored as
+    the exact build does. `benchmarks/scale.py` measures the recall at the sizes it is for."""
+    rng = np.random.default_rng(11)
+    centres = rng.normal(0, 1, (40, 24))
+    style = centres[rng.integers(40, size=3000)] + rng.normal(0, 0.6, (3000, 24))
+    space = StyleSpace.fit(np.arange(3000), {"style": style}, {"style": 1.0})
+    exact, _ = space.all_neighbours(10, approximate=False)
+    found, scores = space.all_neighbours(10, approximate=True)
+    assert not (found == np.arange(3000)[:, None]).any()
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found, strict=True)])
+    assert recall >= 0.95
+    np.testing.assert_allclose(
+        scores, np.einsum("ij,ikj->ik", space.matrix, space.matrix[found]), atol=1e-5
+    )
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+def test_rows_the_graph_leaves_short_are_searched_exactly(monkeypatch):
+    import faiss
+
+    from recommender import graph_search
+
+    class Lossy(faiss.IndexHNSWFlat):
+        def search(self, rows, k):  # as if the graph had found nothing for the first rows
+            distances, found = super().search(rows, k)
+            found[:5, 3:] = -1
+            return distances, found
+
+    monkeypatch.setattr(faiss, "IndexHNSWFlat", Lossy)
+    rng = np.random.default_rng(5)
+    matrix = rng.normal(0, 1, (200, 8)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    candidates = graph_search.graph_candidates(matrix, 6)
+    full = matrix[:5] @ matrix.T
+    full[np.arange(5), np.arange(5)] = -np.inf
+    np.testing.assert_array_equal(candidates[:5], np.argsort(-full, axis=1)[:, :6])
+    assert (candidates >= 0).all()
