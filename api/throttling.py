@@ -10,30 +10,23 @@ is found, and why never from the whole `X-Forwarded-For`: `config.throttling`.
 
 from __future__ import annotations
 
+from rest_framework import throttling
+
 from config.throttling import WindowCountThrottle
 
 
-class AnonRateThrottle(WindowCountThrottle):
-    """Visitors, per client address."""
-
-    scope = "anon"
-
-    def get_cache_key(self, request, view) -> str | None:
-        if request.user.is_authenticated:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+class AnonRateThrottle(WindowCountThrottle, throttling.AnonRateThrottle):
+    """Visitors, per client address (REST framework's key, counted per window)."""
 
 
-class UserRateThrottle(WindowCountThrottle):
+class UserRateThrottle(WindowCountThrottle, throttling.UserRateThrottle):
     """Signed-in callers, per account. (REST framework's class also counts visitors, by address,
-    under a second key: the same limit as "anon" but looser, for two more cache calls.)"""
-
-    scope = "user"
+    under a second key: the same limit as "anon" but looser, for more cache calls.)"""
 
     def get_cache_key(self, request, view) -> str | None:
         if not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return super().get_cache_key(request, view)
 
 
 #: what every read or write of the API is limited by

@@ -6,7 +6,7 @@ counters and the re-cluster debounce and lock, all of which may be lost. So whil
 - a read is a miss (`get` returns the default, `has_key` False, `get_many` {});
 - a write is dropped (`set`, `delete`, `touch`, `clear`; `set_many` reports every key as failed);
 - `add` returns False: no lock is taken, so no re-cluster starts until Redis is back;
-- `incr` returns None (no count: the rate limits let the request through).
+- `count` (the rate limits' counter) returns None: the request goes through uncounted.
 
 After a connection error the cache is skipped for `RETRY_AFTER` seconds (per process), so an
 unreachable Redis costs one connect timeout per window, not one per call, and the log gets one
@@ -97,10 +97,6 @@ class DegradingRedisCache(RedisCache):
 
     def delete(self, key, version=None):
         return self._degrade(False, super().delete, key, version)
-
-    def incr(self, key, delta=1, version=None):
-        # None, not a count: the rate limits let a request through when nothing counts it.
-        return self._degrade(None, super().incr, key, delta, version)
 
     def count(self, key, timeout, version=None) -> int | None:
         """Add one to the integer at `key` (made with `timeout` when missing) and return it, in

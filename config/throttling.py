@@ -45,15 +45,11 @@ def count_in_window(cache, key: str, seconds: int) -> int | None:
     the cache; None when the cache cannot count (Redis unreachable: the request goes through)."""
     if hasattr(cache, "count"):  # Redis (`config.cache.DegradingRedisCache`): one round trip
         return cache.count(key, seconds + 1)
+    cache.add(key, 0, timeout=seconds + 1)  # the window's first request opens it
     try:
         return cache.incr(key)
-    except ValueError:  # the window's first request
-        if cache.add(key, 1, timeout=seconds + 1):
-            return 1
-        try:
-            return cache.incr(key)  # another request opened the window meanwhile
-        except ValueError:
-            return None
+    except ValueError:  # gone between the two calls: not counted
+        return None
 
 
 class WindowCountThrottle(throttling.SimpleRateThrottle):

@@ -426,7 +426,9 @@ class StyleSpace:
                     top[crowded], similarity[crowded] = self._best_of_all(
                         rows[crowded], take, penalty=_COPY_PENALTY * copies
                     )
-                    ranking = similarity - _COPY_PENALTY * self.copies.pair_copies(rows, top)
+                    ranking[crowded] = similarity[crowded] - _COPY_PENALTY * (
+                        self.copies.pair_copies(rows[crowded], top[crowded])
+                    )
             order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
             indices[rows] = np.take_along_axis(top, order, axis=1)
             values[rows] = np.take_along_axis(similarity, order, axis=1)
