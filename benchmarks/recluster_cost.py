@@ -50,38 +50,10 @@ PRINTED = {
 POPULATE = """
 import sys, numpy as np, django
 django.setup()
-from django.db import transaction
-from photos.models import Photo
-from recommender.extraction import configured_extractor
-from recommender.models import FeatureVector
+from benchmarks.synthetic_gallery import populate
 
 with np.load(sys.argv[1]) as stored:  # an NpzFile reads an array again on every access
-    source = {name: stored[name] for name in stored.files}
-n = int(sys.argv[2])
-extractors = {name: configured_extractor(name) for name in source}
-with transaction.atomic():
-    photos = Photo.objects.bulk_create(
-        [
-            Photo(
-                original=f"originals/synthetic-{i}.jpg", original_filename=f"synthetic-{i}.jpg",
-                title=f"Synthetic {i}", sha256=f"{i:064x}", width=1024, height=683,
-                status=Photo.Status.READY, published=True,
-            )
-            for i in range(n)
-        ],
-        batch_size=2000,
-    )
-    for name, extractor in extractors.items():
-        FeatureVector.objects.bulk_create(
-            (
-                FeatureVector(
-                    photo=photo, extractor=name, version=extractor.version,
-                    dim=source[name].shape[1], data=FeatureVector.encode(row),
-                )
-                for photo, row in zip(photos, source[name])
-            ),
-            batch_size=2000,
-        )
+    populate({name: stored[name] for name in stored.files})
 """
 
 
@@ -142,9 +114,7 @@ def measure(
         )
         manage = [sys.executable, str(REPO / "manage.py")]
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=REPO)
-        subprocess.run(
-            [sys.executable, "-c", POPULATE, str(source), str(n)], env=env, check=True, cwd=REPO
-        )
+        subprocess.run([sys.executable, "-c", POPULATE, str(source)], env=env, check=True, cwd=REPO)
         began = time.perf_counter()
         done = subprocess.run(
             [*manage, "recluster"], env=env, capture_output=True, text=True, check=True, cwd=REPO

@@ -1,28 +1,45 @@
-"""The neighbour build of large galleries: exact against approximate (HNSW graph), and the
-approximate build's recall.
+"""A gallery of 10k, 100k and a million photos (issue #15): rebuild, incremental add, queries,
+recall and the memory of a web worker.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 10000,100000] [--exact-up-to 100000]
-        [--photos ../shared/photos/elementary] [--cnn-weights PATH] [--queries 2000]
+    .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--exact-up-to 100000]
+        [--db-up-to 100000] [--queries 1000] [--adds 20]
+        [--photos ../shared/photos/elementary] [--cnn-weights PATH]
 
 For each size, n photos whose style and CNN vectors are the real photos' vectors (extracted here
-from --photos, as `recluster_cost.py` does) resampled with noise get the site's space
-(`fit_space`, default settings, with the copy detector). Then `StyleSpace.all_neighbours(20)`
-runs exactly (every photo against every other; up to --exact-up-to photos) and approximately
-(`recommender/graph_search.py`: candidates from faiss's HNSW graph, ranked as the exact build
-ranks them, copies last). Recall@10: the share of each sampled photo's exact ten neighbours
-(the site's own ranking, `StyleSpace.search` with the photo's copies last) that the approximate
-build lists among its ten, over --queries photos; issue #15's target is ≥ 0.95.
+from --photos) resampled with noise get the site's space (`fit_space`, default settings, with
+the copy detector). Figures, each with issue #15's target where it has one:
 
-This covers issue #15's item 2 for the neighbour build only: the incremental add, the shared
-memory-mapped index and the web worker's RSS are not built yet, and the database writes of a
-re-cluster are measured by `recluster_cost.py`.
+- **rebuild (memory)**: what a re-cluster computes, without the database: the space, the
+  neighbours (`StyleSpace.all_neighbours(20)`: exact below `graph_search.APPROXIMATE_FROM`,
+  approximate above), the clusters (automatic k) and the index file. Target at 1M: < 10 min.
+  **exact s**: the exact neighbour build, up to --exact-up-to photos.
+- **rebuild (db)**, up to --db-up-to photos: `recommender.services.recluster()` on a fresh SQLite
+  database holding the photos (the embedded default), neighbour rows and albums written.
+- **recall@10**: the share of each sampled photo's exact ten neighbours (the site's ranking,
+  copies last) that the approximate build lists among its ten, over --queries photos. Target
+  ≥ 0.95.
+- **add**: a new photo joining the active run, --adds of them one after another, p50 and worst.
+  Up to --db-up-to photos `incremental.add_photos` on that database (embedding, its list, the
+  lists it enters, its album, all rows written); above, the same computation without the
+  database (`own_lists`, `candidate_rows`). Target < 1 s.
+- **query p50/p95**: `StyleSpace.search` for one photo (10 neighbours, copies last) in a
+  separate process that opened the index file as a web worker does (memory-mapped), over
+  --queries photos. Target p95 < 20 ms.
+- **worker RSS / private**: that process's growth in resident memory (the mapped file's pages
+  it touched count, though every worker shares them) and in private memory, from before the
+  index was opened to after the queries; target RSS growth < 300 MB at 1M. **read RSS**: the
+  same process reading the file into memory instead, as web workers did before issue #15.
+- **rows**: neighbour rows a full re-cluster writes (20 a photo).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,17 +51,22 @@ import numpy as np
 from benchmarks.recluster_cost import DEFAULT_WEIGHTS, real_vectors
 from benchmarks.speed import DEFAULT_PHOTOS, synthetic
 
+REPO = Path(__file__).resolve().parent.parent
 NEIGHBOURS = 20
 RECALL_AT = 10
+QUERY_K = 10
 TARGET_RECALL = 0.95
+TARGET_REBUILD_1M_S = 600.0
+TARGET_ADD_S = 1.0
+TARGET_QUERY_P95_MS = 20.0
+TARGET_RSS_GROWTH_1M_MB = 300.0
 
 
-def fitted_space(n: int, real: dict[str, np.ndarray], parts: dict, seed: int):
-    """The site's space over n photos shaped like the real ones; (space, seconds to fit)."""
+def fitted_space(features: dict[str, np.ndarray], parts: dict, seed: int):
+    """The site's space over these vectors; (space, seconds to fit)."""
     from recommender.blocks import SpaceSettings, fit_space
 
-    rng = np.random.default_rng(seed)
-    features = {name: synthetic(rows, rows.shape[1], n, rng) for name, rows in real.items()}
+    n = len(features["style"])
     began = time.perf_counter()
     space = fit_space(np.arange(n), features, SpaceSettings(), parts, seed=seed)
     return space, time.perf_counter() - began
@@ -52,75 +74,296 @@ def fitted_space(n: int, real: dict[str, np.ndarray], parts: dict, seed: int):
 
 def exact_lists(space, rows: np.ndarray, k: int) -> np.ndarray:
     """The site's exact top-k of each of `rows` (copies last), as row indices."""
-    queries = space.matrix[rows]
-    copies = None if space.copies is None else space.copies.rows[rows]
+    queries = space.rows_at(rows)
+    copies = None if space.copies is None else space.copies.rows_at(rows)
     exclude = [{int(space.photo_ids[r])} for r in rows]
-    hits = space.search(queries, k, exclude=exclude, query_copies=copies)
-    position = {int(pid): i for i, pid in enumerate(space.photo_ids)}
-    return np.array([[position[pid] for pid, _ in row] for row in hits])
+    hits = []
+    for start in range(0, len(rows), 100):  # (100, n) scores at a time
+        stop = start + 100
+        hits += space.search(
+            queries[start:stop],
+            k,
+            exclude=exclude[start:stop],
+            query_copies=None if copies is None else copies[start:stop],
+        )
+    return np.array([[space.row(pid) for pid, _ in row] for row in hits])
 
 
-def measure(n: int, real: dict, parts: dict, exact_up_to: int, queries: int, seed: int):
-    space, fit_s = fitted_space(n, real, parts, seed)
-    row = {"n": n, "dim": space.dim, "fit_s": fit_s, "exact_s": None}
-    if n <= exact_up_to:
+def recall(space, found: np.ndarray, queries: int, seed: int) -> float:
+    sample = np.random.default_rng(seed + 1).choice(len(space), min(queries, len(space)), False)
+    truth = exact_lists(space, sample, RECALL_AT)
+    hits = [len(set(t) & set(f[:RECALL_AT])) for t, f in zip(truth, found[sample], strict=True)]
+    return float(np.mean(hits)) / RECALL_AT
+
+
+def rebuild_in_memory(features, parts, seed: int, index_path: Path) -> tuple[object, dict]:
+    """The space, neighbours, clusters and index file of a re-cluster, timed."""
+    from recommender import graph_search
+    from recommender.clustering import cluster
+
+    space, fit_s = fitted_space(features, parts, seed)
+    began = time.perf_counter()
+    found, _ = space.all_neighbours(NEIGHBOURS)
+    neighbours_s = time.perf_counter() - began
+    began = time.perf_counter()
+    clusters = cluster(space.matrix, seed=seed)
+    cluster_s = time.perf_counter() - began
+    began = time.perf_counter()
+    index_path.write_bytes(space.to_bytes())
+    file_s = time.perf_counter() - began
+    return space, {
+        "fit_s": fit_s,
+        "neighbours_s": neighbours_s,
+        "cluster_s": cluster_s,
+        "k": clusters.k,
+        "file_s": file_s,
+        "rebuild_s": fit_s + neighbours_s + cluster_s + file_s,
+        "approximate": len(space) >= graph_search.APPROXIMATE_FROM,
+        "found": found,
+    }
+
+
+def adds_in_memory(space, new: dict[str, np.ndarray], parts) -> list[float]:
+    """Seconds per photo joining `space` one after another: embedding, its own list and the
+    candidates whose lists it may enter (what `incremental.add_photos` computes besides its
+    queries and writes)."""
+    from recommender.blocks import embed, embed_copies
+    from recommender.incremental import candidate_rows, own_lists
+
+    seconds = []
+    n = len(space)
+    for i in range(len(new["style"])):
+        one = {name: rows[i : i + 1] for name, rows in new.items()}
+        began = time.perf_counter()
+        first = len(space)
+        space = space.extended(
+            np.array([n + i]), embed(space, one, parts), embed_copies(space, one, parts)
+        )
+        own_lists(space, first, NEIGHBOURS)
+        candidate_rows(space, first, NEIGHBOURS)
+        seconds.append(time.perf_counter() - began)
+    return seconds
+
+
+def database_figures(features, new, seed: int) -> dict:
+    """A fresh database holding the photos: the full re-cluster, then photos joining one by one
+    through `incremental.add_photos`."""
+    from django.core.management import call_command
+
+    from benchmarks.synthetic_gallery import populate
+    from recommender.incremental import add_photos
+    from recommender.selectors import space_cache
+    from recommender.services import recluster
+
+    call_command("flush", interactive=False, verbosity=0)
+    space_cache.clear()
+    n = len(features["style"])
+    populate(features)
+    run = recluster().run
+    seconds = []
+    for i in range(len(new["style"])):
+        [photo_id] = populate({name: rows[i : i + 1] for name, rows in new.items()}, first=n + i)
+        began = time.perf_counter()
+        result = add_photos([photo_id])
+        seconds.append(time.perf_counter() - began)
+        assert result.added == [photo_id], result.message
+    return {"db_rebuild_s": run.duration_seconds, "db_adds": seconds}
+
+
+# --- the web worker, in a process of its own ----------------------------------------------------
+
+
+def _memory_mb() -> tuple[float, float]:
+    """(resident, private) megabytes of this process."""
+    fields = {}
+    with open("/proc/self/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0])
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return fields["Rss"] / 1024, private / 1024
+
+
+def web_worker(path: Path, how: str, queries: int, seed: int) -> dict:
+    """Open the index at `path` as a web worker does ("mapped") or by reading it ("read"), then
+    answer `queries` searches; memory growth and latencies."""
+    from recommender.space import StyleSpace
+
+    rss0, private0 = _memory_mb()
+    began = time.perf_counter()
+    space = StyleSpace.open(path) if how == "mapped" else StyleSpace.from_bytes(path.read_bytes())
+    open_s = time.perf_counter() - began
+    rss1, private1 = _memory_mb()
+    rows = np.random.default_rng(seed + 2).choice(len(space), queries, replace=False)
+    latencies = []
+    for row in rows:
+        query = space.rows_at(np.array([row]))
+        copies = None if space.copies is None else space.copies.rows_at(np.array([row]))
+        began = time.perf_counter()
+        space.search(query, QUERY_K, exclude=[{int(space.photo_ids[row])}], query_copies=copies)
+        latencies.append(time.perf_counter() - began)
+    rss2, private2 = _memory_mb()
+    ms = np.asarray(latencies) * 1000
+    return {
+        "open_s": open_s,
+        "rss_opened_mb": rss1 - rss0,
+        "rss_mb": rss2 - rss0,
+        "private_mb": private2 - private0,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+    }
+
+
+def in_child(path: Path, how: str, queries: int, seed: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--web-worker", str(path), how, str(queries), str(seed)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def measure(n: int, real, parts, args, index_dir: Path) -> dict:
+    rng = np.random.default_rng(args.seed + n)
+    features = {name: synthetic(rows, rows.shape[1], n, rng) for name, rows in real.items()}
+    new = {name: synthetic(rows, rows.shape[1], args.adds, rng) for name, rows in real.items()}
+    path = index_dir / f"index-{n}.npz"
+    space, row = rebuild_in_memory(features, parts, args.seed, path)
+    found = row.pop("found")
+    row.update(n=n, dim=space.dim, file_mb=path.stat().st_size / 1e6, exact_s=None)
+    if n <= args.exact_up_to:
         began = time.perf_counter()
         space.all_neighbours(NEIGHBOURS, approximate=False)
         row["exact_s"] = time.perf_counter() - began
-    began = time.perf_counter()
-    found, _ = space.all_neighbours(NEIGHBOURS, approximate=True)
-    row["approximate_s"] = time.perf_counter() - began
-    sample = np.random.default_rng(seed + 1).choice(n, min(queries, n), replace=False)
-    truth = exact_lists(space, sample, RECALL_AT)
-    hits = [len(set(t) & set(f[:RECALL_AT])) for t, f in zip(truth, found[sample], strict=True)]
-    row["recall"] = float(np.mean(hits)) / RECALL_AT
+    if not row["approximate"]:
+        found, _ = space.all_neighbours(NEIGHBOURS, approximate=True)
+    row["recall"] = recall(space, found, args.queries, args.seed)
+    del found
+    row["adds"] = adds_in_memory(space, new, parts)
+    row["adds_with_db"] = False
+    if n <= args.db_up_to:
+        db = database_figures(features, new, args.seed)
+        row["db_rebuild_s"], row["adds"], row["adds_with_db"] = (
+            db["db_rebuild_s"],
+            db["db_adds"],
+            True,
+        )
+    del space, features
+    row["mapped"] = in_child(path, "mapped", min(args.queries, n), args.seed)
+    row["read"] = in_child(path, "read", min(args.queries, n), args.seed)
+    path.unlink()
     return row
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--exact-up-to", type=int, default=100_000)
-    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
-    parser.add_argument("--cnn-weights", type=Path, default=DEFAULT_WEIGHTS)
-    parser.add_argument("--queries", type=int, default=2000, help="photos the recall is taken on")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
 
+
+def report(row: dict) -> None:
+    n, mapped, read = row["n"], row["mapped"], row["read"]
+    adds = np.asarray(row["adds"]) * 1000
+    where = "with the database" if row["adds_with_db"] else "in memory, no database"
+    exact = "-" if row["exact_s"] is None else f"{row['exact_s']:.1f} s"
+    db = f"{row['db_rebuild_s']:.1f} s" if row.get("db_rebuild_s") else "-"
+    build = "approximate" if row["approximate"] else "exact"
+    lines = [
+        f"{n:,} photos ({row['dim']} dims, index file {row['file_mb']:.0f} MB, "
+        f"{row['file_mb'] * 1e6 / n:.0f} bytes a photo)",
+        f"  rebuild (memory)   {row['rebuild_s']:.1f} s: fit {row['fit_s']:.1f}, neighbours "
+        f"{row['neighbours_s']:.1f} ({build}), clusters {row['cluster_s']:.1f} (k={row['k']}), "
+        f"file {row['file_s']:.1f}"
+        + (
+            f"   target < {TARGET_REBUILD_1M_S:.0f} s at 1M: "
+            f"{verdict(row['rebuild_s'] < TARGET_REBUILD_1M_S)}"
+            if n >= 1_000_000
+            else ""
+        ),
+        f"  rebuild (db)       {db}   exact neighbours {exact}   rows {n * NEIGHBOURS:,}",
+        f"  recall@10          {row['recall']:.3f} (approximate build)   target >= "
+        f"{TARGET_RECALL}: {verdict(row['recall'] >= TARGET_RECALL)}",
+        f"  add                p50 {np.percentile(adds, 50):.0f} ms, worst {adds.max():.0f} ms "
+        f"({where})   target < {TARGET_ADD_S * 1000:.0f} ms: "
+        f"{verdict(adds.max() < TARGET_ADD_S * 1000)}",
+        f"  query              p50 {mapped['p50_ms']:.1f} ms, p95 {mapped['p95_ms']:.1f} ms   "
+        f"target p95 < {TARGET_QUERY_P95_MS:.0f} ms: "
+        f"{verdict(mapped['p95_ms'] < TARGET_QUERY_P95_MS)}",
+        f"  worker (mapped)    RSS +{mapped['rss_mb']:.0f} MB (+{mapped['rss_opened_mb']:.0f} "
+        f"on opening), private +{mapped['private_mb']:.0f} MB, opened in "
+        f"{mapped['open_s'] * 1000:.0f} ms"
+        + (
+            f"   target RSS < {TARGET_RSS_GROWTH_1M_MB:.0f} MB at 1M: "
+            f"{verdict(mapped['rss_mb'] < TARGET_RSS_GROWTH_1M_MB)}"
+            if n >= 1_000_000
+            else ""
+        ),
+        f"  worker (read)      RSS +{read['rss_mb']:.0f} MB, private +{read['private_mb']:.0f} "
+        f"MB, opened in {read['open_s'] * 1000:.0f} ms (before issue #15)",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def setup_django(weights: Path | None, database_dir: Path | None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    weights = args.cnn_weights if args.cnn_weights.exists() else None
+    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
     if weights is not None:
         os.environ["STYLEFINDER_CNN_WEIGHTS"] = str(weights)
+    if database_dir is not None:  # a fresh embedded default, for the database figures
+        os.environ["DATABASE_URL"] = f"sqlite:///{database_dir}/scale.sqlite3"
+        os.environ["MEDIA_ROOT"] = str(database_dir / "media")
+        os.environ["STYLEFINDER_PRIVATE_ROOT"] = str(database_dir / "private")
+        os.environ.pop("CELERY_BROKER_URL", None)
     import django
 
     django.setup()
-    real = real_vectors(args.photos, weights)
-    parts = {}
-    if weights is not None:
-        from recommender.blocks import cnn_layout
-        from recommender.features import get_extractor
-        from recommender.features.cnn import CnnConfig
+    if database_dir is not None:
+        from django.core.management import call_command
 
-        parts = cnn_layout(get_extractor("cnn", CnnConfig(weights=str(weights))))
-    print(
-        f"{len(real['style'])} real photos' {' + '.join(real)} vectors resampled with noise; "
-        f"all_neighbours({NEIGHBOURS}); recall@{RECALL_AT} on {args.queries} photos"
-    )
-    header = (
-        f"{'photos':>9} {'dims':>5} {'fit s':>7} {'exact s':>8} {'approx s':>9} "
-        f"{'recall@10':>10}  target"
-    )
-    print(header)
-    print("-" * len(header))
-    for n in (int(size) for size in args.sizes.split(",")):
-        row = measure(n, real, parts, args.exact_up_to, args.queries, args.seed)
-        exact = "-" if row["exact_s"] is None else f"{row['exact_s']:.1f}"
-        verdict = "OK" if row["recall"] >= TARGET_RECALL else "below target"
+        call_command("migrate", verbosity=0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--web-worker"]:
+        path, how, queries, seed = argv[1:5]
+        print(json.dumps(web_worker(Path(path), how, int(queries), int(seed))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--exact-up-to", type=int, default=100_000)
+    parser.add_argument("--db-up-to", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=1000, help="for recall and latency")
+    parser.add_argument("--adds", type=int, default=20, help="photos joining, one by one")
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--cnn-weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    weights = args.cnn_weights if args.cnn_weights.exists() else None
+    with tempfile.TemporaryDirectory(prefix="stylefinder-scale-") as tmp:
+        database = Path(tmp) if min(sizes) <= args.db_up_to else None
+        setup_django(weights, database)
+        real = real_vectors(args.photos, weights)
+        parts = {}
+        if weights is not None:
+            from recommender.blocks import cnn_layout
+            from recommender.features import get_extractor
+            from recommender.features.cnn import CnnConfig
+
+            parts = cnn_layout(get_extractor("cnn", CnnConfig(weights=str(weights))))
         print(
-            f"{n:>9,} {row['dim']:>5} {row['fit_s']:>7.1f} {exact:>8} "
-            f"{row['approximate_s']:>9.1f} {row['recall']:>10.3f}  >= {TARGET_RECALL}: {verdict}",
+            f"{len(real['style'])} real photos' {' + '.join(real)} vectors resampled with noise; "
+            f"{os.cpu_count()} CPUs",
             flush=True,
         )
+        for n in sizes:
+            report(measure(n, real, parts, args, Path(tmp)))
 
 
 if __name__ == "__main__":

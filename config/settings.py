@@ -195,6 +195,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 # Quiet period after the last change before a re-cluster runs (a burst of uploads = one run).
 STYLEFINDER_RECLUSTER_DELAY = env_int("STYLEFINDER_RECLUSTER_DELAY", 10)
+# A processed photo joins the active index on its own (neighbours, lists, album) until the photos
+# added so since the last full re-fit pass this percentage of it; the next change re-fits. 0: every
+# change re-fits.
+STYLEFINDER_REFIT_PERCENT = env_int("STYLEFINDER_REFIT_PERCENT", 10)
 
 # --- Files ------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -265,6 +269,9 @@ else:
 # Index files (every run's photo ids and vectors, unpublished photos included) are not media:
 # a storage nothing serves (config/private_storage.py).
 STYLEFINDER_PRIVATE_ROOT = env_str("STYLEFINDER_PRIVATE_ROOT")
+# Where web processes keep a local copy of a remote (S3) index file to map it into memory, one
+# copy per machine (default: <private root>/mapped). Local index files are mapped where they are.
+STYLEFINDER_INDEX_CACHE_DIR = env_str("STYLEFINDER_INDEX_CACHE_DIR")
 if STORAGE_BACKEND == "s3":
     INDEX_STORAGE = {
         "BACKEND": MEDIA_STORAGE["BACKEND"],

@@ -284,7 +284,7 @@ def compute_centroids(run: ClusterRun, space) -> Centroids:
     cluster_ids = sorted(rows_of)
     if not cluster_ids:
         return Centroids(np.zeros(0, np.int64), np.zeros((0, space.dim), np.float32))
-    matrix = np.stack([space.matrix[rows_of[c]].mean(axis=0) for c in cluster_ids])
+    matrix = np.stack([space.rows_at(rows_of[c]).mean(axis=0) for c in cluster_ids])
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms < 1e-12] = 1.0
     return Centroids(np.asarray(cluster_ids, np.int64), (matrix / norms).astype(np.float32))

@@ -18,9 +18,9 @@ class RecommenderConfig(AppConfig):
 
 
 def _library_changed(sender, photo_ids, **kwargs) -> None:
-    from .services import request_recluster
+    from .services import library_changed
 
-    request_recluster()
+    library_changed(photo_ids)
 
 
 def _library_settled(sender, **kwargs) -> None:

@@ -202,7 +202,12 @@ class ClusterRun(models.Model):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
     is_active = models.BooleanField(default=False, db_index=True)
-    n_photos = models.PositiveIntegerField(default=0)
+    n_photos = models.PositiveIntegerField(default=0, help_text="Photos the run was built on.")
+    added_photos = models.PositiveIntegerField(
+        default=0,
+        help_text="Photos that joined the run after it was built (incremental adds); the next "
+        "full re-fit comes once they pass STYLEFINDER_REFIT_PERCENT of the photos it was built on.",
+    )
     k = models.PositiveSmallIntegerField(null=True, blank=True)
     algorithm = models.CharField(max_length=10, blank=True)
     silhouette = models.FloatField(null=True, blank=True)
@@ -319,10 +324,18 @@ class Membership(models.Model):
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="memberships")
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="memberships")
     distance = models.FloatField()
+    added = models.BooleanField(
+        default=False, help_text="Joined the run after it was built (an incremental add)."
+    )
 
     class Meta:
         ordering = ["distance"]
         constraints = [models.UniqueConstraint(fields=["run", "photo"], name="unique_membership")]
+        indexes = [
+            models.Index(
+                fields=["run", "id"], condition=models.Q(added=True), name="membership_added"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.photo_id} in {self.cluster_id}"

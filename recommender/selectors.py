@@ -17,11 +17,13 @@ from photos.storage import describe as describe_storage_error
 
 from .blocks import embed, embed_copies
 from .explain import reasons
-from .extraction import configured_extractors, extract_image_features
+from .extraction import configured_extractors, extract_image_features, load_vectors
+from .index_file import open_index
 from .models import (
     MODE_SETTINGS_CACHE_KEY,
     ClusterRun,
     FeatureVector,
+    Membership,
     Neighbour,
     RecommenderSettings,
 )
@@ -63,9 +65,11 @@ def index_is_stale() -> bool:
 
 
 class _SpaceCache:
-    """The active run's space, loaded once per process and reloaded when the active run changes.
+    """The active run's space, opened once per process (memory-mapped: `index_file`) and again
+    when the active run changes; photos that joined the run since (`ClusterRun.added_photos`)
+    are appended as they come (`with_additions`).
 
-    The space file is read through the storage API (local disk or S3). When the storage cannot
+    A remote index file is copied to local disk first (`index_file`). When the storage cannot
     be read, pages go on without on-the-fly search (None) and the read is tried again after
     RETRY seconds, so a dead store costs one timeout now and then, not one per request.
     """
@@ -76,6 +80,8 @@ class _SpaceCache:
         self._lock = threading.Lock()
         self._run_id: int | None = None
         self._space: StyleSpace | None = None
+        self._added = 0  # the run's `added_photos` the space holds
+        self._last_membership = 0  # the last added membership appended
         self._failed: tuple[int, float] | None = None  # (run id, when)
 
     def get(self, run: ClusterRun) -> StyleSpace | None:
@@ -85,10 +91,10 @@ class _SpaceCache:
                 if failed and failed[0] == run.pk and time.monotonic() - failed[1] < self.RETRY:
                     return None
                 self._run_id, self._space = None, None
+                self._added = self._last_membership = 0
                 if run.space_file:
                     try:
-                        with run.space_file.open("rb") as fh:
-                            self._space = StyleSpace.from_bytes(fh.read())
+                        self._space = open_index(run)
                     except Exception as exc:
                         self._failed = (run.pk, time.monotonic())
                         logger.error(
@@ -99,11 +105,57 @@ class _SpaceCache:
                         )
                         return None
                 self._run_id, self._failed = run.pk, None
+            if self._space is not None and run.added_photos != self._added:
+                self._space, self._last_membership = with_additions(
+                    run, self._space, self._last_membership
+                )
+                self._added = run.added_photos
             return self._space
+
+    def put(self, run: ClusterRun, space: StyleSpace, last_membership: int) -> None:
+        """This process made `space` (the run with photos added up to `last_membership`)."""
+        with self._lock:
+            self._run_id, self._space, self._failed = run.pk, space, None
+            self._added, self._last_membership = run.added_photos, last_membership
 
     def clear(self) -> None:
         with self._lock:
             self._run_id, self._space, self._failed = None, None, None
+            self._added = self._last_membership = 0
+
+
+def with_additions(
+    run: ClusterRun, space: StyleSpace, after_membership: int = 0
+) -> tuple[StyleSpace, int]:
+    """`space` with the photos that joined `run` after membership `after_membership` (and are
+    not in it yet), embedded with the run's transforms; and the last such membership's id."""
+    added = list(
+        Membership.objects.filter(run=run, added=True, pk__gt=after_membership)
+        .order_by("pk")
+        .values_list("pk", "photo_id")
+    )
+    if not added:
+        return space, after_membership
+    photo_ids = [pid for _, pid in added if space.row(pid) is None]
+    if photo_ids:
+        features = load_vectors(photo_ids, run_extractors(run))
+        if "style" in features:
+            layout = run.config.get("cnn_layout")
+            space = space.extended(
+                np.asarray(photo_ids),
+                embed(space, features, layout),
+                embed_copies(space, features, layout),
+            )
+    return space, added[-1][0]
+
+
+def run_extractors(run: ClusterRun) -> list[tuple[str, int]]:
+    """The (extractor, version) pairs `run` was built with."""
+    out = []
+    for key in run.config.get("extractors", []):
+        name, _, version = key.partition("@")
+        out.append((name, int(version)))
+    return out
 
 
 space_cache = _SpaceCache()

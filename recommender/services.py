@@ -40,6 +40,7 @@ from .models import (
 )
 from .naming import describe_cluster
 from .selectors import index_is_stale
+from .space import ClusterCentres
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,30 @@ RECLUSTER_SCHEDULED = "recommender:recluster-scheduled"
 #: import ingests faster than the workers process, photos wait throughout, so a short quiet does
 #: not split it into several runs; it only bounds how soon after the last photo the run starts.
 SETTLED_QUIET_SECONDS = 0.3
+
+
+def library_changed(photo_ids: list[int]) -> None:
+    """Photos changed (`photos.signals.library_changed`). Photos that join the gallery join the
+    active run on their own (`incremental`); any other change, or one past the re-fit budget,
+    asks for a full re-cluster."""
+    from . import incremental
+
+    joining = incremental.joinable(photo_ids)
+    if not joining:
+        request_recluster()
+    elif settings.CELERY_TASK_ALWAYS_EAGER:
+        try:  # the writer pays now, as it pays for a full re-cluster (`settle`)
+            incremental.add_photos(joining)
+        except incremental.LockBusy:
+            request_recluster()
+    else:
+        from .tasks import add_photos_task
+
+        try:
+            add_photos_task.delay(joining)
+        except Exception:  # broker down: the full re-cluster picks the photos up
+            logger.warning("Could not queue adding photos %s; re-fitting instead", joining)
+            request_recluster()
 
 
 def request_recluster() -> None:
@@ -230,7 +255,8 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
             algorithm=knobs.algorithm,
         )
         laps("clustering")
-        _write_clusters(run, clustering, photo_ids, style)
+        cluster_ids = _write_clusters(run, clustering, photo_ids, style)
+        space.centres = ClusterCentres(cluster_ids, clustering.centroids)
         laps("albums")
         run.k = clustering.k
         run.silhouette = clustering.silhouette
@@ -330,7 +356,8 @@ def _previous_albums() -> dict[int, set[int]]:
     return members
 
 
-def _write_clusters(run: ClusterRun, result, photo_ids: list[int], style: np.ndarray) -> None:
+def _write_clusters(run: ClusterRun, result, photo_ids: list[int], style: np.ndarray) -> np.ndarray:
+    """The run's clusters, albums and memberships; returns each label's cluster id."""
     labels = result.labels
     member_rows = [np.flatnonzero(labels == label) for label in range(result.k)]
     member_sets = [{photo_ids[i] for i in rows} for rows in member_rows]
@@ -370,6 +397,7 @@ def _write_clusters(run: ClusterRun, result, photo_ids: list[int], style: np.nda
         ],
         batch_size=2000,
     )
+    return np.array([by_label[label].pk for label in range(result.k)], np.int64)
 
 
 def _prune_old_runs() -> None:

@@ -21,13 +21,20 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from . import graph_search
+from . import graph_search, mapped_npz
 from .look_metric import LookMetric
 
 Z_CLIP = 5.0
+#: above this many photos the transforms (standardisation, PCA, the copy detector's centre and
+#: basis) are fitted on a fixed random sample of this many; every photo is still embedded
+FIT_SAMPLE_ROWS = 100_000
+#: photos embedded at a time (the float64 working copies of a million CNN vectors would take
+#: ten gigabytes at once)
+EMBED_CHUNK = 20_000
 
 
 @dataclass
@@ -155,8 +162,9 @@ class CopyDetector:
     name: str
     centre: np.ndarray  # (d,)
     components: np.ndarray  # (d, m), orthonormal columns
-    rows: np.ndarray  # (n, m)
+    rows: np.ndarray  # (n, m): the fitted photos' (memory-mapped when opened from a file)
     threshold: float
+    tail: np.ndarray | None = None  # (a, m): photos added since (`StyleSpace.extended`)
 
     @classmethod
     def fit(
@@ -170,13 +178,14 @@ class CopyDetector:
         """Fitted on the gallery's `vectors` of block `name` (rows with NaN: photos without
         it, never anybody's copy); `centre` defaults to the gallery's mean. None when fewer
         than two photos have the block."""
-        vectors = np.asarray(vectors, dtype=np.float64)
-        present = ~np.isnan(vectors).any(axis=1)
-        if present.sum() < 2:
+        vectors = np.asarray(vectors)
+        fitted = np.asarray(vectors[_fit_sample(len(vectors), seed)], dtype=np.float64)
+        fitted = fitted[~np.isnan(fitted).any(axis=1)]
+        if len(fitted) < 2:
             return None
         if centre is None:
-            centre = vectors[present].mean(axis=0)
-        units = _unit_deviations(vectors[present], centre)
+            centre = fitted.mean(axis=0)
+        units = _unit_deviations(fitted, centre)
         m = min(COPY_DIMS, units.shape[0], units.shape[1])
         if m < units.shape[0] and m < units.shape[1]:
             if len(units) > COPY_BASIS_ROWS:  # the main directions, from a fixed sample
@@ -200,7 +209,15 @@ class CopyDetector:
 
     def embed(self, vectors: np.ndarray) -> np.ndarray:
         """Raw block vectors → rows (zeros for a missing vector: nobody's copy)."""
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        vectors = np.atleast_2d(vectors)
+        if len(vectors) > EMBED_CHUNK:
+            return np.concatenate(
+                [
+                    self.embed(vectors[i : i + EMBED_CHUNK])
+                    for i in range(0, len(vectors), EMBED_CHUNK)
+                ]
+            )
+        vectors = np.asarray(vectors, dtype=np.float64)
         missing = np.isnan(vectors).any(axis=1)
         out = (_unit_deviations(np.nan_to_num(vectors), self.centre) @ self.components).astype(
             np.float32
@@ -210,13 +227,52 @@ class CopyDetector:
 
     def pair_copies(self, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """(m, c) booleans: is gallery row `candidates[i, j]` a copy of gallery row `rows[i]`."""
-        sims = np.einsum("id,icd->ic", self.rows[rows], self.rows[candidates])
+        sims = np.einsum(
+            "id,icd->ic",
+            _gather(self.rows, self.tail, rows),
+            _gather(self.rows, self.tail, candidates),
+        )
         return sims > self.threshold
 
     def copies(self, queries: np.ndarray) -> np.ndarray:
         """(m, n) booleans: which gallery photos are copies of each of `queries` (`embed`
         rows)."""
-        return queries @ self.rows.T > self.threshold
+        return _dot(queries, self.rows, self.tail) > self.threshold
+
+    def rows_at(self, index: np.ndarray) -> np.ndarray:
+        return _gather(self.rows, self.tail, index)
+
+    def all_rows(self) -> np.ndarray:
+        if self.tail is None or not len(self.tail):
+            return self.rows
+        return np.concatenate([self.rows, self.tail])
+
+
+def _fit_sample(n: int, seed: int) -> np.ndarray | slice:
+    """The rows transforms are fitted on: all of them, or a fixed sample of FIT_SAMPLE_ROWS."""
+    if n <= FIT_SAMPLE_ROWS:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, FIT_SAMPLE_ROWS, replace=False))
+
+
+def _gather(base: np.ndarray, tail: np.ndarray | None, index) -> np.ndarray:
+    """Rows `index` of `base` followed by `tail`, as one array (without joining the two: `base`
+    may be a memory-mapped file shared by every process)."""
+    if tail is None or not len(tail):
+        return base[index]
+    index = np.asarray(index)
+    out = np.empty((*index.shape, base.shape[1]), np.float32)
+    in_base = index < len(base)
+    out[in_base] = base[index[in_base]]
+    out[~in_base] = tail[index[~in_base] - len(base)]
+    return out
+
+
+def _dot(queries: np.ndarray, base: np.ndarray, tail: np.ndarray | None) -> np.ndarray:
+    """`queries` @ (`base` followed by `tail`).T."""
+    if tail is None or not len(tail):
+        return queries @ base.T
+    return np.concatenate([queries @ base.T, queries @ tail.T], axis=1)
 
 
 def _unit_deviations(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -226,8 +282,30 @@ def _unit_deviations(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return deviations / norms
 
 
+@dataclass
+class ClusterCentres:
+    """The run's clusters in this space: their ids and unit centroids (rows aligned), so that a
+    photo added later joins the cluster whose centre is nearest, as the clustering placed every
+    other photo."""
+
+    cluster_ids: np.ndarray  # (c,) int64
+    matrix: np.ndarray  # (c, dim) float32, rows L2-normalised
+
+    def nearest(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row: (the nearest cluster's id, its Euclidean distance to that centre)."""
+        rows = np.atleast_2d(rows)
+        best = np.argmax(rows @ self.matrix.T, axis=1)
+        distances = np.linalg.norm(rows - self.matrix[best], axis=1)
+        return self.cluster_ids[best], distances.astype(np.float32)
+
+
 class StyleSpace:
-    """Photos embedded in the combined space, with the transforms to embed new images."""
+    """Photos embedded in the combined space, with the transforms to embed new images.
+
+    `matrix` holds the rows of the photos the space was fitted on (memory-mapped when opened
+    from an index file), `tail` those of photos added since (`extended`); `photo_ids` covers
+    both, in that order. Read rows with `rows_at`, or `all_rows` for one array.
+    """
 
     def __init__(
         self,
@@ -235,12 +313,19 @@ class StyleSpace:
         matrix: np.ndarray,
         blocks: list[BlockTransform],
         copies: CopyDetector | None = None,
+        centres: ClusterCentres | None = None,
+        tail: np.ndarray | None = None,
     ):
         self.photo_ids = np.asarray(photo_ids, dtype=np.int64)
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self.tail = tail
         self.blocks = blocks
         self.copies = copies
-        self._row_of = {int(pid): i for i, pid in enumerate(self.photo_ids)}
+        self.centres = centres
+        # Rows by photo id without a dict (a million entries would cost each process ~100 MB):
+        # a binary search, through a sorting permutation when ids are not ascending.
+        ascending = bool(np.all(self.photo_ids[1:] > self.photo_ids[:-1]))
+        self._by_id = None if ascending else np.argsort(self.photo_ids, kind="stable")
 
     def __len__(self) -> int:
         return len(self.photo_ids)
@@ -270,8 +355,13 @@ class StyleSpace:
         """
         pca_components = pca_components or {}
         learned = learned or {}
+        sample = _fit_sample(len(photo_ids), seed)
+        fitted = {
+            name: None if v is None else np.atleast_2d(np.asarray(v))[sample]
+            for name, v in features.items()
+        }
         blocks: list[BlockTransform] = []
-        for name, vectors in features.items():
+        for name, vectors in fitted.items():
             weight = float(weights.get(name, 1.0))
             if weight <= 0 or name in learned:
                 continue
@@ -284,7 +374,7 @@ class StyleSpace:
             )
         for name, metric in learned.items():
             weight = float(weights.get(name, 1.0))
-            vectors = _side_by_side(features, metric.inputs)
+            vectors = _side_by_side(fitted, metric.inputs)
             if weight <= 0 or vectors is None:
                 continue
             present = ~np.isnan(vectors).any(axis=1)
@@ -299,6 +389,19 @@ class StyleSpace:
 
     def embed(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """Raw extractor outputs (name → (m, d) arrays) → L2-normalised rows of this space."""
+        m = max((len(np.atleast_2d(v)) for v in features.values() if v is not None), default=0)
+        if m > EMBED_CHUNK:
+            return np.concatenate(
+                [
+                    self.embed(
+                        {
+                            name: None if v is None else np.atleast_2d(v)[i : i + EMBED_CHUNK]
+                            for name, v in features.items()
+                        }
+                    )
+                    for i in range(0, m, EMBED_CHUNK)
+                ]
+            )
         parts = []
         m = None
         for block in self.blocks:
@@ -346,13 +449,70 @@ class StyleSpace:
         kept = [b for b in self.blocks if weights.get(b.name, 0.0) > 0 and b.weight > 0]
         if not kept:
             return None
-        columns = [self.matrix[:, slices[b.name]] * (weights[b.name] / b.weight) for b in kept]
+        rows = self.all_rows()
+        columns = [rows[:, slices[b.name]] * (weights[b.name] / b.weight) for b in kept]
         blocks = [BlockTransform(**{**b.__dict__, "weight": float(weights[b.name])}) for b in kept]
         matrix = _l2_normalise(np.concatenate(columns, axis=1))
         return StyleSpace(self.photo_ids, matrix, blocks, self.copies if copies_last else None)
 
+    def rows_at(self, index) -> np.ndarray:
+        """Rows `index` (of `photo_ids`) of the space."""
+        return _gather(self.matrix, self.tail, index)
+
+    def similarities(self, queries: np.ndarray) -> np.ndarray:
+        """(m, n) cosines of each query row with every photo."""
+        return _dot(np.atleast_2d(queries).astype(np.float32), self.matrix, self.tail)
+
+    def all_rows(self) -> np.ndarray:
+        """Every photo's row as one array (a copy when photos were added since the fit)."""
+        if self.tail is None or not len(self.tail):
+            return self.matrix
+        return np.concatenate([self.matrix, self.tail])
+
     def row(self, photo_id: int) -> int | None:
-        return self._row_of.get(int(photo_id))
+        ids = self.photo_ids if self._by_id is None else self.photo_ids[self._by_id]
+        at = int(np.searchsorted(ids, int(photo_id)))
+        if at == len(ids) or ids[at] != int(photo_id):
+            return None
+        return at if self._by_id is None else int(self._by_id[at])
+
+    def ranking(self, row: int, candidates: np.ndarray) -> np.ndarray:
+        """How the neighbour build ranks gallery rows `candidates` for gallery row `row`: the
+        cosine, less the copy penalty for another edit of the same photo (copies last)."""
+        values = self.rows_at(candidates) @ self.rows_at(row)
+        if self.copies is not None:
+            found = self.copies.pair_copies(np.array([row]), np.asarray(candidates)[None, :])[0]
+            values = values - _COPY_PENALTY * found
+        return values
+
+    def extended(
+        self, photo_ids: np.ndarray, rows: np.ndarray, copy_rows: np.ndarray | None
+    ) -> StyleSpace:
+        """This space with more photos (rows of it, from `embed`; `copy_rows` from
+        `embed_copies`, None: nothing tells them copies), for photos added after the fit: the
+        transforms, the detector's basis and the cluster centres stay the fitted ones."""
+        photo_ids = np.asarray(photo_ids, dtype=np.int64).reshape(-1)
+        rows = np.atleast_2d(np.asarray(rows, np.float32))
+        copies = self.copies
+        if copies is not None:
+            if copy_rows is None:
+                copy_rows = np.zeros((len(photo_ids), copies.rows.shape[1]), np.float32)
+            copies = CopyDetector(
+                copies.name,
+                copies.centre,
+                copies.components,
+                copies.rows,
+                copies.threshold,
+                _appended(copies.tail, np.atleast_2d(copy_rows).astype(np.float32)),
+            )
+        return StyleSpace(
+            np.concatenate([self.photo_ids, photo_ids]),
+            self.matrix,
+            self.blocks,
+            copies,
+            self.centres,
+            _appended(self.tail, rows),
+        )
 
     def search(
         self,
@@ -366,22 +526,32 @@ class StyleSpace:
         With `query_copies` (the queries' `embed_copies` rows) the gallery's copies of each
         query rank after every other photo; the scores stay the similarities."""
         queries = np.atleast_2d(queries).astype(np.float32)
-        scores = queries @ self.matrix.T
-        ranking = scores
-        if self.copies is not None and query_copies is not None:
-            ranking = scores - _COPY_PENALTY * self.copies.copies(np.atleast_2d(query_copies))
+        scores = self.similarities(queries)
+        detect = self.copies is not None and query_copies is not None
+        if detect:
+            query_copies = np.atleast_2d(query_copies)
+        n = scores.shape[1]
         results = []
-        for i, row in enumerate(ranking):
+        for i, row in enumerate(scores):
             skip = exclude[i] if exclude else set()
-            take = min(k + len(skip), len(row))
-            if take <= 0:
+            wanted = k + len(skip)
+            if min(wanted, n) <= 0:
                 results.append([])
                 continue
-            top = np.argpartition(-row, take - 1)[:take] if take < len(row) else np.arange(len(row))
-            top = top[np.argsort(-row[top], kind="stable")]
+            # Copies are looked for among the best `wanted` + COPY_MARGIN by cosine only (the
+            # rest cannot enter the list); with more copies than the margin there, among all.
+            top = _best(row, min(wanted + (COPY_MARGIN if detect else 0), n))
+            ranking = row[top]
+            if detect:
+                found = query_copies[i] @ self.copies.rows_at(top).T > self.copies.threshold
+                if len(top) - found.sum() < wanted and len(top) < n:
+                    top = np.arange(n)
+                    found = self.copies.copies(query_copies[i : i + 1])[0]
+                ranking = row[top] - _COPY_PENALTY * found
+            top = top[np.argsort(-ranking, kind="stable")]
             hits = [
-                (int(self.photo_ids[j]), float(scores[i, j]))
-                for j in top
+                (int(self.photo_ids[j]), float(row[j]))
+                for j in top[:wanted]
                 if int(self.photo_ids[j]) not in skip
             ]
             results.append(hits[:k])
@@ -406,7 +576,8 @@ class StyleSpace:
         take = k if self.copies is None else min(k + COPY_MARGIN, n - 1)
         if approximate is None:
             approximate = n >= graph_search.APPROXIMATE_FROM
-        from_graph = graph_search.graph_candidates(self.matrix, take) if approximate else None
+        matrix = self.all_rows()
+        from_graph = graph_search.graph_candidates(matrix, take) if approximate else None
         indices = np.empty((n, k), np.int64)
         values = np.empty((n, k), np.float32)
         for start in range(0, n, chunk):
@@ -415,14 +586,14 @@ class StyleSpace:
                 top, similarity = self._best_of_all(rows, take)
             else:
                 top = from_graph[rows]
-                similarity = np.einsum("ij,ikj->ik", self.matrix[rows], self.matrix[top])
+                similarity = np.einsum("ij,ikj->ik", matrix[rows], matrix[top])
             ranking = similarity
             if self.copies is not None:
                 found = self.copies.pair_copies(rows, top)
                 ranking = similarity - _COPY_PENALTY * found
                 crowded = np.flatnonzero(found.sum(axis=1) > take - k)
                 if take < n - 1 and len(crowded):  # more copies than the margin: every photo
-                    copies = self.copies.copies(self.copies.rows[rows[crowded]])
+                    copies = self.copies.copies(self.copies.rows_at(rows[crowded]))
                     top[crowded], similarity[crowded] = self._best_of_all(
                         rows[crowded], take, penalty=_COPY_PENALTY * copies
                     )
@@ -439,7 +610,8 @@ class StyleSpace:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each of `rows`' `take` best others against every photo (after `penalty`, (len(rows),
         n), when given): (indices, cosines), in no particular order."""
-        scores = self.matrix[rows] @ self.matrix.T
+        matrix = self.all_rows()
+        scores = matrix[rows] @ matrix.T
         scores[np.arange(len(rows)), rows] = -np.inf  # not itself
         ranked = scores if penalty is None else scores - penalty
         top = np.argpartition(-ranked, take - 1, axis=1)[:, :take]
@@ -447,7 +619,7 @@ class StyleSpace:
 
     # --- persistence (npz, no pickle) ---------------------------------------------------------
     def to_bytes(self) -> bytes:
-        arrays: dict[str, np.ndarray] = {"photo_ids": self.photo_ids, "matrix": self.matrix}
+        arrays: dict[str, np.ndarray] = {"photo_ids": self.photo_ids, "matrix": self.all_rows()}
         names = []
         for i, block in enumerate(self.blocks):
             names.append(block.name)
@@ -457,8 +629,11 @@ class StyleSpace:
             arrays["copies_name"] = np.array(self.copies.name)
             arrays["copies_centre"] = self.copies.centre
             arrays["copies_components"] = self.copies.components
-            arrays["copies_rows"] = self.copies.rows
+            arrays["copies_rows"] = self.copies.all_rows()
             arrays["copies_threshold"] = np.array(self.copies.threshold, np.float64)
+        if self.centres is not None:
+            arrays["centre_cluster_ids"] = self.centres.cluster_ids
+            arrays["centres"] = self.centres.matrix
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
@@ -466,19 +641,44 @@ class StyleSpace:
     @classmethod
     def from_bytes(cls, data: bytes) -> StyleSpace:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            blocks = [
-                _block_from(npz, f"b{i}", str(name)) for i, name in enumerate(npz["block_names"])
-            ]
-            copies = None
-            if "copies_rows" in npz.files:
-                copies = CopyDetector(
-                    str(npz["copies_name"]),
-                    npz["copies_centre"],
-                    npz["copies_components"],
-                    npz["copies_rows"],
-                    float(npz["copies_threshold"]),
-                )
-            return cls(npz["photo_ids"], npz["matrix"], blocks, copies)
+            return cls._from_arrays({name: npz[name] for name in npz.files})
+
+    @classmethod
+    def open(cls, path: str | Path, map_from_bytes: int = mapped_npz.MAP_FROM_BYTES) -> StyleSpace:
+        """The space in the index file at `path` (what `to_bytes` wrote), its arrays of at least
+        `map_from_bytes` (the photo rows and copy rows of any real gallery) memory-mapped
+        (`mapped_npz`): web processes on one machine share one copy."""
+        return cls._from_arrays(mapped_npz.load(path, map_from_bytes))
+
+    @classmethod
+    def _from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> StyleSpace:
+        blocks = [
+            _block_from(arrays, f"b{i}", str(name)) for i, name in enumerate(arrays["block_names"])
+        ]
+        copies = None
+        if "copies_rows" in arrays:
+            copies = CopyDetector(
+                str(arrays["copies_name"]),
+                arrays["copies_centre"],
+                arrays["copies_components"],
+                arrays["copies_rows"],
+                float(arrays["copies_threshold"]),
+            )
+        centres = None
+        if "centres" in arrays:
+            centres = ClusterCentres(arrays["centre_cluster_ids"], arrays["centres"])
+        return cls(arrays["photo_ids"], arrays["matrix"], blocks, copies, centres)
+
+
+def _best(values: np.ndarray, take: int) -> np.ndarray:
+    """Indices of the `take` largest `values`, in no particular order."""
+    if take >= len(values):
+        return np.arange(len(values))
+    return np.argpartition(-values, take - 1)[:take]
+
+
+def _appended(tail: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    return rows if tail is None else np.concatenate([tail, rows])
 
 
 def _block_arrays(prefix: str, block: BlockTransform) -> dict[str, np.ndarray]:
@@ -495,16 +695,16 @@ def _block_arrays(prefix: str, block: BlockTransform) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _block_from(npz, prefix: str, name: str) -> BlockTransform:
-    weight, norm = npz[f"{prefix}_meta"]
-    inputs = npz[f"{prefix}_inputs"] if f"{prefix}_inputs" in npz.files else ()
+def _block_from(arrays: Mapping[str, np.ndarray], prefix: str, name: str) -> BlockTransform:
+    weight, norm = arrays[f"{prefix}_meta"]
+    inputs = arrays.get(f"{prefix}_inputs", ())
     return BlockTransform(
         name,
         float(weight),
-        npz[f"{prefix}_mean"],
-        npz[f"{prefix}_scale"],
-        npz.get(f"{prefix}_components"),
+        arrays[f"{prefix}_mean"],
+        arrays[f"{prefix}_scale"],
+        arrays.get(f"{prefix}_components"),
         float(norm),
-        npz.get(f"{prefix}_centre"),
+        arrays.get(f"{prefix}_centre"),
         tuple(str(n) for n in inputs),
     )

@@ -25,3 +25,16 @@ def import_fitting_modules(**kwargs) -> None:
 def recluster_task() -> str:
     """Debounced re-cluster: runs once the burst of changes has been quiet for a while."""
     return services.run_debounced_recluster()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def add_photos_task(self, photo_ids: list[int]) -> str:
+    """Processed photos join the active run without a full re-fit (`incremental.add_photos`).
+    While a full re-cluster holds the index the task tries again shortly: that run may already
+    hold the photos, and the add then finds nothing to do."""
+    from . import incremental
+
+    try:
+        return incremental.add_photos(photo_ids, wait=2.0).message
+    except incremental.LockBusy as exc:
+        raise self.retry(countdown=1.0, exc=exc) from exc

@@ -27,7 +27,7 @@ def build_albums(
     space = space_cache.get(run)
     made = {}
     for label, (key, photos) in enumerate(groups.items()):
-        rows = space.matrix[[space.row(photo.pk) for photo in photos]]
+        rows = space.rows_at([space.row(photo.pk) for photo in photos])
         centre = rows.mean(axis=0)
         centre /= np.linalg.norm(centre)
         distances = 1.0 - rows @ centre

@@ -384,9 +384,22 @@ def test_orphaned_files_are_listed_and_deleted_again_from_the_admin(
 # --- The recommender's index file -------------------------------------------------------------
 
 
-def test_an_unreadable_index_file_means_no_on_the_fly_search_not_an_error(storage, caplog):
+class RemoteFlakyStorage(FlakyStorage):
+    """As S3: no local path, so a web process copies the index file before mapping it."""
+
+    def path(self, name):
+        raise NotImplementedError("This backend doesn't support absolute paths.")
+
+
+def test_an_unreadable_index_file_means_no_on_the_fly_search_not_an_error(
+    storage, settings, media_root, tmp_path, caplog
+):
     run = ClusterRun.objects.create(n_photos=2, config={})
     run.space_file.save("run.npz", ContentFile(b"not read"), save=True)
+    remote = {"BACKEND": f"{__name__}.RemoteFlakyStorage", "OPTIONS": {"location": str(media_root)}}
+    settings.STORAGES = {**settings.STORAGES, "index": remote}
+    settings.STYLEFINDER_INDEX_CACHE_DIR = str(tmp_path / "mapped")
+    run = ClusterRun.objects.get(pk=run.pk)
     storage.faults["open"] = UNREACHABLE
     cache = _SpaceCache()
 
@@ -394,4 +407,13 @@ def test_an_unreadable_index_file_means_no_on_the_fly_search_not_an_error(storag
         assert cache.get(run) is None
         assert cache.get(run) is None  # within the retry window: no second attempt
     assert storage.calls["open"] == 1
+    assert "Could not read the index" in caplog.text
+    assert not any((tmp_path / "mapped").iterdir())  # no partial copy left to map
+
+
+def test_a_damaged_local_index_file_means_no_on_the_fly_search_not_an_error(storage, caplog):
+    run = ClusterRun.objects.create(n_photos=2, config={})
+    run.space_file.save("run.npz", ContentFile(b"not an index"), save=True)
+    with caplog.at_level(logging.ERROR, logger="recommender.selectors"):
+        assert _SpaceCache().get(run) is None
     assert "Could not read the index" in caplog.text

@@ -263,7 +263,7 @@ def test_nearest_albums_for_an_upload_favour_its_style(library, style):
 def test_nearest_albums_take_raw_features_or_a_row(library):
     run = library["run"]
     space = space_cache.get(run)
-    warm_row = space.matrix[space.row(library["warm"][0].pk)]
+    warm_row = space.rows_at(space.row(library["warm"][0].pk))
     assert albums.nearest_albums(warm_row, k=1)[0].album == library["albums"]["warm"]
     features = {"style": style_vector(styled(50, "noir"))}
     assert albums.nearest_albums(features, k=1)[0].album == library["albums"]["noir"]

@@ -11,17 +11,14 @@ from recommender.blocks import SpaceSettings
 from recommender.models import ClusterRun, FeatureVector, Neighbour, RecommenderSettings
 from recommender.selectors import similar_to_image, similar_to_photo
 from recommender.services import recluster
+from recommender.space import StyleSpace
+from tests.helpers.galleries import two_looks
 from tests.helpers.images import jpeg_file, styled
 
 
 @pytest.fixture
 def gallery(ingest, settle):
-    photos = {"noir": [], "warm": []}
-    for i in range(6):
-        for style in photos:
-            photos[style].append(ingest(jpeg_file(styled(i, style), f"{style}-{i}.jpg")))
-    settle()
-    return photos
+    return two_looks(ingest, settle)
 
 
 def test_processing_stores_a_style_vector(gallery):
@@ -97,8 +94,7 @@ def test_a_photo_outside_the_run_is_searched_on_the_fly(gallery):
 
     space = space_cache.get(run)
     keep = space.photo_ids != newcomer.pk
-    space.photo_ids, space.matrix = space.photo_ids[keep], space.matrix[keep]
-    space._row_of = {int(pid): i for i, pid in enumerate(space.photo_ids)}
+    space_cache.put(run, StyleSpace(space.photo_ids[keep], space.matrix[keep], space.blocks), 0)
 
     results = similar_to_photo(newcomer, k=4)
     assert len(results) == 4

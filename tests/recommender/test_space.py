@@ -247,3 +247,51 @@ def test_rows_the_graph_leaves_short_are_searched_exactly(monkeypatch):
     full[np.arange(5), np.arange(5)] = -np.inf
     np.testing.assert_array_equal(candidates[:5], np.argsort(-full, axis=1)[:, :6])
     assert (candidates >= 0).all()
+
+
+def test_a_query_crowded_by_its_copies_still_lists_other_photos_first():
+    """A query's copies are looked for among its k + COPY_MARGIN best only; with more copies
+    than that (40 edits of the queried frame), every photo is checked."""
+    rng = np.random.default_rng(8)
+    frame = rng.normal(0, 1, 24)
+    content = np.vstack([frame + rng.normal(0, 0.05, (40, 24)), rng.normal(0, 1, (30, 24))])
+    style = rng.normal(0, 1, (70, 10))
+    style[:40] += 3 * content[:40, :10]
+    features = {"style": style, "content": content}
+    detector = CopyDetector.fit("content", content, 0.8)
+    space = StyleSpace.fit(np.arange(70), features, {"style": 1.0}, copies=detector)
+    query, copies = space.matrix[:1], detector.rows[:1]
+    hits = space.search(query, 8, exclude=[{0}], query_copies=copies)[0]
+    scores = (space.matrix @ query[0]).astype(np.float64)
+    scores[0] = -np.inf
+    expected = np.argsort(-np.where(detector.copies(copies)[0], scores - 4.0, scores))[:8]
+    assert [pid for pid, _ in hits] == expected.tolist()
+    assert all(pid >= 40 for pid, _ in hits)  # none of the frame's edits
+    # Without the detector's rows the edits come first, as they are the most similar.
+    assert all(pid < 40 for pid, _ in space.search(query, 8, exclude=[{0}])[0])
+
+
+def test_large_galleries_fit_on_a_sample_and_embed_in_chunks(blobs, monkeypatch):
+    """Above FIT_SAMPLE_ROWS the transforms come from a fixed sample; every photo is embedded,
+    EMBED_CHUNK at a time, as it would be in one piece."""
+    import recommender.space as space_module
+
+    ids, features, labels = blobs
+    content = np.random.default_rng(1).normal(0, 1, (60, 24))
+    features = {**features, "content": content}
+    weights, pca = {"style": 2, "cnn": 1, "content": 1}, {"cnn": 8}
+    whole = StyleSpace.fit(
+        ids, features, weights, pca, copies=CopyDetector.fit("content", content, 0.9)
+    )
+    monkeypatch.setattr(space_module, "FIT_SAMPLE_ROWS", 40)
+    monkeypatch.setattr(space_module, "EMBED_CHUNK", 16)
+    detector = CopyDetector.fit("content", content, 0.9)
+    sampled = StyleSpace.fit(ids, features, weights, pca, copies=detector)
+    assert sampled.matrix.shape == whole.matrix.shape and detector.rows.shape[0] == 60
+    assert not np.allclose(sampled.blocks[0].mean, whole.blocks[0].mean)  # fitted on 40 rows
+    np.testing.assert_allclose(np.linalg.norm(sampled.matrix, axis=1), 1.0, rtol=1e-5)
+    monkeypatch.setattr(space_module, "EMBED_CHUNK", 1000)
+    np.testing.assert_allclose(sampled.embed(features), sampled.matrix, atol=1e-6)
+    np.testing.assert_allclose(detector.embed(content), detector.rows, atol=1e-6)
+    indices, _ = sampled.all_neighbours(5)
+    assert (labels[indices] == labels[:, None]).mean() > 0.95

@@ -1,0 +1,180 @@
+"""The index file opened memory-mapped, and photos appended to it without copying it (issue
+#15, item 3)."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+
+from recommender import index_file, mapped_npz
+from recommender.space import CopyDetector, StyleSpace
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether `array` reads a memory-mapped file (itself, or a view of one)."""
+    while array is not None:
+        if isinstance(array, np.memmap):
+            return True
+        array = array.base if isinstance(array.base, np.ndarray) else None
+    return False
+
+
+def _same_hits(found, expected) -> None:
+    """The same photos in the same order, with the same scores up to float rounding (a mapped
+    array may not be aligned as BLAS likes, so the last bit can differ)."""
+    assert [[pid for pid, _ in row] for row in found] == [
+        [pid for pid, _ in row] for row in expected
+    ]
+    np.testing.assert_allclose(
+        [[score for _, score in row] for row in found],
+        [[score for _, score in row] for row in expected],
+        atol=1e-6,
+    )
+
+
+@pytest.fixture
+def edited():
+    """40 photos in two looks, the content block telling each photo's other edit."""
+    rng = np.random.default_rng(7)
+    scenes = np.tile(np.arange(20), 2)
+    looks = np.repeat(np.arange(2), 20)
+    style = rng.normal(0, 3, (2, 10))[looks] + rng.normal(0, 1, (20, 10))[scenes]
+    content = rng.normal(0, 1, (20, 24))[scenes] + rng.normal(0, 0.02, (40, 24))
+    features = {"style": style, "content": content}
+    copies = CopyDetector.fit("content", content, 0.9)
+    space = StyleSpace.fit(np.arange(40), features, {"style": 1.0, "content": 2.0}, copies=copies)
+    return space, features
+
+
+def test_an_opened_index_maps_its_rows_and_answers_as_the_read_one(edited, tmp_path):
+    space, _ = edited
+    path = tmp_path / "run.npz"
+    path.write_bytes(space.to_bytes())
+    opened = StyleSpace.open(path, map_from_bytes=0)
+    read = StyleSpace.from_bytes(path.read_bytes())
+    assert _mapped(opened.matrix) and _mapped(opened.copies.rows)
+    assert not _mapped(read.matrix)
+    assert not opened.matrix.flags.writeable  # read-only: no process can change the file
+    np.testing.assert_array_equal(opened.all_neighbours(10)[0], read.all_neighbours(10)[0])
+    query = read.matrix[:3]
+    _same_hits(
+        opened.search(query, 5, query_copies=read.copies.rows[:3]),
+        read.search(query, 5, query_copies=read.copies.rows[:3]),
+    )
+    # Small arrays are read: by default only what a real gallery makes large is mapped.
+    assert not _mapped(StyleSpace.open(path).matrix)
+
+
+def test_added_photos_leave_the_mapped_rows_shared(edited, tmp_path):
+    space, features = edited
+    path = tmp_path / "run.npz"
+    path.write_bytes(
+        StyleSpace.fit(
+            np.arange(30),
+            {k: v[:30] for k, v in features.items()},
+            {"style": 1.0, "content": 2.0},
+            copies=CopyDetector.fit("content", features["content"][:30], 0.9),
+        ).to_bytes()
+    )
+    opened = StyleSpace.open(path, map_from_bytes=0)
+    extra = {k: v[30:] for k, v in features.items()}
+    grown = opened.extended(np.arange(30, 40), opened.embed(extra), opened.embed_copies(extra))
+    assert grown.matrix is opened.matrix and _mapped(grown.matrix)
+    assert _mapped(grown.copies.rows) and grown.copies.tail.shape == (
+        10,
+        grown.copies.rows.shape[1],
+    )
+    # It answers as one array holding the same rows would.
+    joined = StyleSpace(
+        grown.photo_ids,
+        grown.all_rows(),
+        grown.blocks,
+        CopyDetector(
+            "content",
+            grown.copies.centre,
+            grown.copies.components,
+            grown.copies.all_rows(),
+            grown.copies.threshold,
+        ),
+    )
+    queries = grown.rows_at(np.array([0, 35, 39]))
+    copies = grown.copies.rows_at(np.array([0, 35, 39]))
+    _same_hits(
+        grown.search(queries, 12, query_copies=copies),
+        joined.search(queries, 12, query_copies=copies),
+    )
+    np.testing.assert_array_equal(grown.all_neighbours(8)[0], joined.all_neighbours(8)[0])
+    assert grown.row(35) == 35 and grown.row(99) is None
+    again = StyleSpace.from_bytes(grown.to_bytes())  # the next index file holds them all
+    np.testing.assert_array_equal(again.matrix, joined.matrix)
+
+
+def test_compressed_members_are_read_and_objects_refused(tmp_path):
+    path = tmp_path / "compressed.npz"
+    np.savez_compressed(path, rows=np.ones((300, 300), np.float32))
+    rows = mapped_npz.load(path, map_from_bytes=0)["rows"]
+    assert not _mapped(rows) and rows.sum() == 90_000
+    with zipfile.ZipFile(tmp_path / "objects.npz", "w") as archive, archive.open("x.npy", "w") as f:
+        np.lib.format.write_array(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects"):
+        mapped_npz.load(tmp_path / "objects.npz", map_from_bytes=0)
+
+
+class _RemoteStorage(Storage):
+    """Files with no local path (`Storage.path` raises), as on S3."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+
+    def _save(self, name, content):
+        self.files[name] = content.read()
+        return name
+
+    def _open(self, name, mode="rb"):
+        if name not in self.files:
+            raise FileNotFoundError(name)
+        return ContentFile(self.files[name], name)
+
+    def exists(self, name):
+        return name in self.files
+
+    def delete(self, name):
+        self.files.pop(name, None)
+
+
+class _Run:
+    """What `index_file` reads of a run: its id and its file."""
+
+    def __init__(self, pk, storage, name):
+        from django.db.models.fields.files import FieldFile
+
+        from recommender.models import ClusterRun
+
+        self.pk = pk
+        self.space_file = FieldFile(None, ClusterRun._meta.get_field("space_file"), name)
+        self.space_file.storage = storage
+
+
+def test_a_remote_index_is_copied_once_per_machine_and_mapped(edited, tmp_path, settings):
+    settings.STYLEFINDER_INDEX_CACHE_DIR = str(tmp_path / "mapped")
+    space, _ = edited
+    remote = _RemoteStorage()
+    first = _Run(1, remote, remote.save("index/run-1.npz", ContentFile(space.to_bytes())))
+    path = index_file.local_path(first)
+    assert path.parent == tmp_path / "mapped" and path.read_bytes() == space.to_bytes()
+    remote.delete(first.space_file.name)
+    assert index_file.local_path(first) == path  # the copy is reused, not fetched again
+    np.testing.assert_array_equal(index_file.open_index(first).matrix, space.matrix)
+
+    second = _Run(2, remote, remote.save("index/run-2.npz", ContentFile(space.to_bytes())))
+    newer = index_file.local_path(second)
+    assert sorted(p.name for p in (tmp_path / "mapped").iterdir()) == [newer.name]
+
+    gone = _Run(3, remote, "index/missing.npz")
+    with pytest.raises(FileNotFoundError):
+        index_file.local_path(gone)
+    assert sorted(p.name for p in (tmp_path / "mapped").iterdir()) == [newer.name]  # no partial
