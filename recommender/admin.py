@@ -318,6 +318,8 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
 
     @admin.display(description="Active run")
     def active_run_status(self, obj) -> str:
+        from .incremental import refit_budget
+
         run = ClusterRun.objects.filter(is_active=True).first()
         if run is None:
             return "No active run yet: use “Re-cluster now” once photos are processed."
@@ -325,11 +327,14 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
         built = f"{run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else "–"
         choice = "automatic" if _automatic_k(run) else "fixed"
         return format_html(
-            '<a href="{}">Run {}</a>: {} photos, k = {} ({}, {}), silhouette {}, WCSS {}, '
+            '<a href="{}">Run {}</a>: {} photos{}, k = {} ({}, {}), silhouette {}, WCSS {}, '
             "stability {}; built {}",
             url,
             run.pk,
             run.n_photos,
+            f" + {run.added_photos} joined since (full re-fit after {refit_budget(run)})"
+            if run.added_photos
+            else "",
             run.k if run.k is not None else "–",
             choice,
             run.algorithm or "–",
@@ -359,6 +364,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
         "status",
         "active",
         "n_photos",
+        "added_photos",
         "k",
         "algorithm",
         "silhouette_display",
@@ -372,6 +378,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
         "status",
         "is_active",
         "n_photos",
+        "added_photos",
         "k",
         "k_choice",
         "algorithm",
@@ -395,7 +402,7 @@ class ClusterRunAdmin(admin.ModelAdmin):
                 {
                     "fields": [
                         ("status", "is_active"),
-                        ("n_photos", "k", "k_choice", "algorithm"),
+                        ("n_photos", "added_photos", "k", "k_choice", "algorithm"),
                         ("silhouette_display", "wcss_display", "stability_display"),
                         ("created_at", "finished_at", "duration"),
                     ]

@@ -272,8 +272,11 @@ centroid_cache = _CentroidCache()
 
 
 def compute_centroids(run: ClusterRun, space) -> Centroids:
-    """Normalised mean of each cluster's members' rows in `space` (members without a row are
+    """Each cluster's centre: the fitted one the index file keeps, or (files written before it
+    kept them) the normalised mean of the members' rows in `space` (members without a row are
     left out, and so are clusters without any)."""
+    if space.centres is not None:
+        return Centroids(space.centres.cluster_ids, space.centres.matrix)
     rows_of: dict[int, list[int]] = defaultdict(list)
     for cluster_id, photo_id in Membership.objects.filter(run=run).values_list(
         "cluster_id", "photo_id"

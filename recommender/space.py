@@ -443,17 +443,21 @@ class StyleSpace:
         Exact, not an approximation: every row of `matrix` is its blocks times their weights,
         divided by one norm per row, so dropping or rescaling blocks and normalising again gives
         the space those weights would have built. None if no block of `weights` is here. The
-        view keeps the copy detector unless `copies_last` is False (a scene *wants* them).
+        view keeps the copy detector unless `copies_last` is False (a scene *wants* them). It
+        holds no rows of its own (`SpaceView`).
         """
         slices = self.block_slices()
         kept = [b for b in self.blocks if weights.get(b.name, 0.0) > 0 and b.weight > 0]
         if not kept:
             return None
-        rows = self.all_rows()
-        columns = [rows[:, slices[b.name]] * (weights[b.name] / b.weight) for b in kept]
+        columns = np.concatenate(
+            [np.arange(slices[b.name].start, slices[b.name].stop) for b in kept]
+        )
+        scale = np.concatenate(
+            [np.full(b.out_dim, weights[b.name] / b.weight, np.float32) for b in kept]
+        )
         blocks = [BlockTransform(**{**b.__dict__, "weight": float(weights[b.name])}) for b in kept]
-        matrix = _l2_normalise(np.concatenate(columns, axis=1))
-        return StyleSpace(self.photo_ids, matrix, blocks, self.copies if copies_last else None)
+        return SpaceView(self, blocks, columns, scale, self.copies if copies_last else None)
 
     def rows_at(self, index) -> np.ndarray:
         """Rows `index` (of `photo_ids`) of the space."""
@@ -668,6 +672,71 @@ class StyleSpace:
         if "centres" in arrays:
             centres = ClusterCentres(arrays["centre_cluster_ids"], arrays["centres"])
         return cls(arrays["photo_ids"], arrays["matrix"], blocks, copies, centres)
+
+
+class SpaceView(StyleSpace):
+    """A view of a space (`StyleSpace.view`) that computes its rows from the space's instead
+    of holding them: a row is the space's row on the view's columns, scaled, over its norm. So
+    a mode costs a web process one float a photo (the norms, computed on first use), not a
+    copy of the index, and the space's rows stay the memory-mapped file's."""
+
+    def __init__(
+        self,
+        space: StyleSpace,
+        blocks: list[BlockTransform],
+        columns: np.ndarray,
+        scale: np.ndarray,
+        copies: CopyDetector | None,
+    ):
+        self.space = space
+        self.blocks = blocks
+        self.copies = copies
+        self.centres = None
+        self.photo_ids = space.photo_ids
+        self._by_id = space._by_id
+        self._columns = columns
+        self._scale = scale
+        self._norms: np.ndarray | None = None
+
+    @property
+    def dim(self) -> int:
+        return len(self._columns)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.all_rows()
+
+    @property
+    def tail(self) -> None:
+        return None
+
+    def _row_norms(self) -> np.ndarray:
+        if self._norms is None:
+            norms = np.empty(len(self.space), np.float32)
+            for start in range(0, len(norms), EMBED_CHUNK):
+                rows = self.space.rows_at(np.arange(start, min(start + EMBED_CHUNK, len(norms))))
+                norms[start : start + len(rows)] = np.linalg.norm(
+                    rows[:, self._columns] * self._scale, axis=1
+                )
+            norms[norms < 1e-12] = 1.0
+            self._norms = norms
+        return self._norms
+
+    def similarities(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.atleast_2d(queries).astype(np.float32)
+        spread = np.zeros((len(queries), self.space.dim), np.float32)
+        spread[:, self._columns] = queries * self._scale
+        return self.space.similarities(spread) / self._row_norms()
+
+    def rows_at(self, index) -> np.ndarray:
+        rows = self.space.rows_at(index)[..., self._columns] * self._scale
+        return (rows / self._row_norms()[index][..., None]).astype(np.float32)
+
+    def all_rows(self) -> np.ndarray:
+        return self.rows_at(np.arange(len(self.space)))
+
+    def extended(self, photo_ids, rows, copy_rows) -> StyleSpace:
+        raise TypeError("Extend the space, then take its view again.")
 
 
 def _best(values: np.ndarray, take: int) -> np.ndarray:

@@ -27,6 +27,12 @@ def recluster_task() -> str:
     return services.run_debounced_recluster()
 
 
+#: how long an add waits for the index before the task tries again later (a full re-cluster
+#: holds it for minutes; another add for well under a second)
+ADD_WAIT_SECONDS = 2.0
+RETRY_SECONDS = 1.0
+
+
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
 def add_photos_task(self, photo_ids: list[int]) -> str:
     """Processed photos join the active run without a full re-fit (`incremental.add_photos`).
@@ -35,6 +41,6 @@ def add_photos_task(self, photo_ids: list[int]) -> str:
     from . import incremental
 
     try:
-        return incremental.add_photos(photo_ids, wait=2.0).message
+        return incremental.add_photos(photo_ids, wait=ADD_WAIT_SECONDS).message
     except incremental.LockBusy as exc:
-        raise self.retry(countdown=1.0, exc=exc) from exc
+        raise self.retry(countdown=RETRY_SECONDS, exc=exc) from exc

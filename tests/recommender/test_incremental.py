@@ -188,3 +188,25 @@ def test_short_lists_take_the_newcomers_where_a_full_build_would(gallery, ingest
     assert after == _exact_lists(space, 4)
     assert any(before[pid] != after[pid] for pid in before)  # the newcomers entered lists
     assert all(len(row) == 4 for row in after.values())
+
+
+def test_the_task_tries_again_while_a_full_run_holds_the_index(gallery, ingest, monkeypatch):
+    from recommender import tasks
+
+    cache.add(REBUILD_LOCK, "1", timeout=60)
+    newcomer = ingest(jpeg_file(styled(15, "warm"), "warm-15.jpg"))
+    retried = []
+
+    def retry(**kwargs):
+        retried.append(kwargs)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(tasks, "ADD_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(tasks.add_photos_task, "retry", retry)
+    with pytest.raises(RuntimeError):
+        tasks.add_photos_task.run([newcomer.pk])
+    assert retried[0]["countdown"] == tasks.RETRY_SECONDS
+    assert not Membership.objects.filter(photo=newcomer).exists()
+    cache.delete(REBUILD_LOCK)
+    assert "Added 1 photos" in tasks.add_photos_task.run([newcomer.pk])
+    assert Membership.objects.filter(photo=newcomer, added=True).exists()

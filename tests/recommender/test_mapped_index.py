@@ -178,3 +178,29 @@ def test_a_remote_index_is_copied_once_per_machine_and_mapped(edited, tmp_path, 
     with pytest.raises(FileNotFoundError):
         index_file.local_path(gone)
     assert sorted(p.name for p in (tmp_path / "mapped").iterdir()) == [newer.name]  # no partial
+
+
+def test_a_view_of_a_mapped_space_holds_one_float_a_photo(edited, tmp_path):
+    space, features = edited
+    path = tmp_path / "run.npz"
+    path.write_bytes(space.to_bytes())
+    opened = StyleSpace.open(path, map_from_bytes=0)
+    extra = {k: v[:2] + 0.01 for k, v in features.items()}
+    grown = opened.extended(np.array([100, 101]), opened.embed(extra), opened.embed_copies(extra))
+    view = grown.view({"style": 1.0})
+    rows = grown.all_rows()[:, grown.block_slices()["style"]]
+    expected = StyleSpace(
+        grown.photo_ids, rows / np.linalg.norm(rows, axis=1, keepdims=True), view.blocks
+    )
+    queries = view.embed(extra)
+    _same_hits(view.search(queries, 6), expected.search(queries, 6))
+    np.testing.assert_allclose(view.rows_at(np.array([3, 41])), expected.matrix[[3, 41]], atol=1e-6)
+    assert view.photo_ids is grown.photo_ids
+    held = [
+        v
+        for v in vars(view).values()
+        if isinstance(v, np.ndarray) and v.size >= len(grown) and v is not grown.photo_ids
+    ]
+    assert [a.shape for a in held] == [(len(grown),)]  # the norms, nothing else
+    with pytest.raises(TypeError):
+        view.extended(np.array([7]), queries[:1], None)
