@@ -21,9 +21,11 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models.fields.files import FieldFile
 
 from config.private_storage import private_root
 
+from . import query_index
 from .models import ClusterRun
 from .space import StyleSpace
 
@@ -35,14 +37,18 @@ def cache_dir() -> Path:
 
 
 def open_index(run: ClusterRun) -> StyleSpace:
-    """`run`'s space, memory-mapped. Raises what the storage raises when the file is gone or
-    the storage cannot be reached."""
-    return StyleSpace.open(local_path(run))
+    """`run`'s space, memory-mapped, with its query index when it has one. Raises what the
+    storage raises when a file is gone or the storage cannot be reached."""
+    space = StyleSpace.open(local_path(run))
+    if run.query_index_file:
+        space.query_index = query_index.read(local_path(run, run.query_index_file))
+    return space
 
 
-def local_path(run: ClusterRun) -> Path:
-    """A local path of `run`'s index file: the file itself, or this machine's copy of it."""
-    field = run.space_file
+def local_path(run: ClusterRun, field: FieldFile | None = None) -> Path:
+    """A local path of one of `run`'s files (default: its index file): the file itself, or
+    this machine's copy of it."""
+    field = field or run.space_file
     try:
         return Path(field.path)
     except NotImplementedError:  # a remote storage: no path
@@ -61,13 +67,13 @@ def local_path(run: ClusterRun) -> Path:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
-    _remove_other_copies(folder, keep=target)
+    _remove_other_copies(folder, run)
     return target
 
 
-def _remove_other_copies(folder: Path, keep: Path) -> None:
+def _remove_other_copies(folder: Path, run: ClusterRun) -> None:
     for old in folder.glob("run-*"):
-        if old != keep:
+        if not old.name.startswith(f"run-{run.pk}-"):
             try:
                 old.unlink()
             except OSError as exc:  # another process got there first, or cannot now: harmless

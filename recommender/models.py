@@ -222,6 +222,13 @@ class ClusterRun(models.Model):
     space_file = models.FileField(
         upload_to="index/", storage=index_storage, blank=True, max_length=255
     )
+    query_index_file = models.FileField(
+        upload_to="index/",
+        storage=index_storage,
+        blank=True,
+        max_length=255,
+        help_text="Large galleries: the inverted-file index that queries search.",
+    )
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

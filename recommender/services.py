@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +22,7 @@ from photos.imaging import open_normalized
 from photos.models import Photo
 from photos.storage import delete_files
 
+from . import query_index
 from .albums import match_albums
 from .blocks import cnn_layout, fit_space
 from .bulk_rows import insert_neighbours
@@ -264,6 +268,8 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
         run.stability = clustering.stability
         run.sweep = clustering.sweep_as_dicts()
         run.space_file.save(f"run-{run.pk}.npz", ContentFile(space.to_bytes()), save=False)
+        if len(photo_ids) >= query_index.QUERY_INDEX_FROM:
+            _save_query_index(run, space)
         laps("index file")
         run.config["seconds"] = laps.seconds
         with transaction.atomic():
@@ -290,6 +296,15 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     )
     logger.info("Run %s: %s", run.pk, message)
     return RebuildResult(run, message)
+
+
+def _save_query_index(run: ClusterRun, space) -> None:
+    """Large galleries: the inverted-file index queries search, beside the index file."""
+    with tempfile.TemporaryDirectory(prefix="stylefinder-query-index-") as folder:
+        path = Path(folder) / "query.faiss"
+        query_index.write(query_index.build(space.matrix), path)
+        with path.open("rb") as handle:
+            run.query_index_file.save(f"run-{run.pk}.faiss", File(handle), save=False)
 
 
 def upgrade_features(photo_ids: list[int], extractors: list[tuple[str, int]]) -> int:
@@ -413,8 +428,9 @@ def _prune_old_runs() -> None:
         .exclude(status=ClusterRun.Status.BUILDING, created_at__gt=stale_build)
     )
     for old in old_runs:
-        if old.space_file:  # best effort: a file the storage cannot delete now is recorded
-            delete_files(old.space_file.storage, [old.space_file.name], reason=f"run {old.pk}")
+        for field in (old.space_file, old.query_index_file):
+            if field:  # best effort: a file the storage cannot delete now is recorded
+                delete_files(field.storage, [field.name], reason=f"run {old.pk}")
         old.delete()
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import graph_search, mapped_npz
+from . import graph_search, mapped_npz, query_index
 from .look_metric import LookMetric
 
 Z_CLIP = 5.0
@@ -315,10 +315,12 @@ class StyleSpace:
         copies: CopyDetector | None = None,
         centres: ClusterCentres | None = None,
         tail: np.ndarray | None = None,
+        query_index=None,
     ):
         self.photo_ids = np.asarray(photo_ids, dtype=np.int64)
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.tail = tail
+        self.query_index = query_index  # `query_index` over `matrix`, for large galleries
         self.blocks = blocks
         self.copies = copies
         self.centres = centres
@@ -516,6 +518,7 @@ class StyleSpace:
             copies,
             self.centres,
             _appended(self.tail, rows),
+            self.query_index,
         )
 
     def search(
@@ -530,36 +533,74 @@ class StyleSpace:
         With `query_copies` (the queries' `embed_copies` rows) the gallery's copies of each
         query rank after every other photo; the scores stay the similarities."""
         queries = np.atleast_2d(queries).astype(np.float32)
-        scores = self.similarities(queries)
         detect = self.copies is not None and query_copies is not None
         if detect:
             query_copies = np.atleast_2d(query_copies)
-        n = scores.shape[1]
+        n = len(self)
+        pooled = self.query_index is not None
+        scores = None if pooled else self.similarities(queries)
         results = []
-        for i, row in enumerate(scores):
+        for i, query in enumerate(queries):
             skip = exclude[i] if exclude else set()
             wanted = k + len(skip)
             if min(wanted, n) <= 0:
                 results.append([])
                 continue
-            # Copies are looked for among the best `wanted` + COPY_MARGIN by cosine only (the
-            # rest cannot enter the list); with more copies than the margin there, among all.
-            top = _best(row, min(wanted + (COPY_MARGIN if detect else 0), n))
-            ranking = row[top]
-            if detect:
-                found = query_copies[i] @ self.copies.rows_at(top).T > self.copies.threshold
-                if len(top) - found.sum() < wanted and len(top) < n:
-                    top = np.arange(n)
-                    found = self.copies.copies(query_copies[i : i + 1])[0]
-                ranking = row[top] - _COPY_PENALTY * found
-            top = top[np.argsort(-ranking, kind="stable")]
-            hits = [
-                (int(self.photo_ids[j]), float(row[j]))
-                for j in top[:wanted]
-                if int(self.photo_ids[j]) not in skip
-            ]
-            results.append(hits[:k])
+            take = min(wanted + (COPY_MARGIN if detect else 0), n)
+            copies = query_copies[i] if detect else None
+            hits = None
+            if pooled:  # candidates from the inverted-file index, with their exact cosines
+                pool, values = self._query_pool(query, take)
+                hits = self._ranked(pool, values, copies, wanted, take)
+            if hits is None:  # every photo
+                values = scores[i] if scores is not None else self.similarities(query)[0]
+                hits = self._ranked(None, values, copies, wanted, take)
+            results.append([hit for hit in hits if hit[0] not in skip][:k])
         return results
+
+    def _query_pool(self, query: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to rank for `query` in a large gallery, with their cosines: the inverted-file
+        index's candidates among the fitted photos, and every photo added since."""
+        scores, found = query_index.candidates(self.query_index, query[None], take)
+        kept = found[0] >= 0
+        added = np.arange(len(self.matrix), len(self))
+        values = scores[0][kept]
+        if len(added):
+            values = np.concatenate([values, self.tail @ query])
+        return np.concatenate([found[0][kept], added]).astype(np.int64), values.astype(np.float32)
+
+    def _ranked(
+        self,
+        pool: np.ndarray | None,
+        values: np.ndarray,
+        copies: np.ndarray | None,
+        wanted: int,
+        take: int,
+    ) -> list[tuple[int, float]] | None:
+        """The best `wanted` of `pool` (rows; None: every photo) by `values` (their cosines),
+        copies of the query (`copies`: its detector row) last, as (photo id, cosine). Copies
+        are looked for among the best `take` by cosine only (the rest cannot enter the list);
+        with more copies than that margin there, among all of `pool`. None when `pool` cannot
+        fill the list."""
+        top = _best(values, min(take, len(values)))
+        ranking = values[top]
+        if copies is not None:
+            rows = top if pool is None else pool[top]
+            found = copies @ self.copies.rows_at(rows).T > self.copies.threshold
+            if len(top) - found.sum() < wanted and len(top) < len(values):
+                top = np.arange(len(values))
+                if pool is None:  # without gathering every row's copy (a private copy of all)
+                    found = self.copies.copies(copies[None])[0]
+                else:
+                    found = copies @ self.copies.rows_at(pool).T > self.copies.threshold
+            ranking = values[top] - _COPY_PENALTY * found
+            if pool is not None and len(top) - found.sum() < wanted:
+                return None
+        elif pool is not None and len(top) < wanted:
+            return None
+        top = top[np.argsort(-ranking, kind="stable")][:wanted]
+        rows = top if pool is None else pool[top]
+        return [(int(self.photo_ids[r]), float(values[t])) for r, t in zip(rows, top, strict=True)]
 
     def all_neighbours(
         self, k: int, chunk: int = 1024, approximate: bool | None = None
@@ -639,7 +680,7 @@ class StyleSpace:
             arrays["centre_cluster_ids"] = self.centres.cluster_ids
             arrays["centres"] = self.centres.matrix
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        mapped_npz.save(buffer, arrays)
         return buffer.getvalue()
 
     @classmethod
@@ -692,6 +733,7 @@ class SpaceView(StyleSpace):
         self.blocks = blocks
         self.copies = copies
         self.centres = None
+        self.query_index = None  # a view compares every photo
         self.photo_ids = space.photo_ids
         self._by_id = space._by_id
         self._columns = columns

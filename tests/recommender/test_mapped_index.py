@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
-from recommender import index_file, mapped_npz
+from recommender import index_file, mapped_npz, query_index
 from recommender.space import CopyDetector, StyleSpace
 
 
@@ -157,6 +158,7 @@ class _Run:
         self.pk = pk
         self.space_file = FieldFile(None, ClusterRun._meta.get_field("space_file"), name)
         self.space_file.storage = storage
+        self.query_index_file = None
 
 
 def test_a_remote_index_is_copied_once_per_machine_and_mapped(edited, tmp_path, settings):
@@ -204,3 +206,105 @@ def test_a_view_of_a_mapped_space_holds_one_float_a_photo(edited, tmp_path):
     assert [a.shape for a in held] == [(len(grown),)]  # the norms, nothing else
     with pytest.raises(TypeError):
         view.extended(np.array([7]), queries[:1], None)
+
+
+@pytest.fixture
+def large(tmp_path):
+    """3,000 photos in 30 looks with a copy detector: the space, its features, and the space
+    again with a query index read from its file (a large gallery in miniature)."""
+    rng = np.random.default_rng(11)
+    looks = rng.integers(30, size=3000)
+    style = rng.normal(0, 2, (30, 16))[looks] + rng.normal(0, 1, (3000, 16))
+    content = rng.normal(0, 1, (3000, 24))
+    content[1:40] = content[0] + rng.normal(0, 0.02, (39, 24))  # 40 edits of one frame,
+    style[1:40] = style[0] + rng.normal(0, 0.3, (39, 16))  # alike enough to crowd its pool
+    features = {"style": style, "content": content}
+    copies = CopyDetector.fit("content", content, 0.9)
+    space = StyleSpace.fit(np.arange(3000), features, {"style": 1.0, "content": 0.3}, copies=copies)
+    path = tmp_path / "query.faiss"
+    query_index.write(query_index.build(space.matrix), path)
+    pooled = StyleSpace(
+        space.photo_ids,
+        space.matrix,
+        space.blocks,
+        space.copies,
+        query_index=query_index.read(path),
+    )
+    return space, features, pooled
+
+
+def test_queries_in_a_large_gallery_search_a_mapped_inverted_file(large):
+    space, features, pooled = large
+    rows = np.random.default_rng(1).choice(3000, 200, replace=False)
+    exclude = [{int(r)} for r in rows]
+    copies = space.copies.rows[rows]
+    exact = space.search(space.matrix[rows], 10, exclude=exclude, query_copies=copies)
+    found = pooled.search(space.matrix[rows], 10, exclude=exclude, query_copies=copies)
+    overlap = np.mean(
+        [len({p for p, _ in a} & {p for p, _ in b}) / 10 for a, b in zip(exact, found, strict=True)]
+    )
+    assert overlap >= 0.9
+    for row, hits in zip(rows, found, strict=True):  # exact cosines
+        ids = [pid for pid, _ in hits]
+        np.testing.assert_allclose(
+            [score for _, score in hits], space.matrix[ids] @ space.matrix[row], atol=1e-5
+        )
+    # The frame with 39 other edits: they crowd its pool, so every photo is searched.
+    crowded = pooled.search(space.matrix[:1], 10, exclude=[{0}], query_copies=space.copies.rows[:1])
+    _same_hits(
+        crowded,
+        space.search(space.matrix[:1], 10, exclude=[{0}], query_copies=space.copies.rows[:1]),
+    )
+    assert all(pid >= 40 for pid, _ in crowded[0])
+
+
+def test_photos_added_to_a_large_gallery_are_found_beside_the_inverted_file(large):
+    space, features, pooled = large
+    extra = {name: rows[5:6] + 1e-3 for name, rows in features.items()}
+    grown = pooled.extended(np.array([5000]), pooled.embed(extra), pooled.embed_copies(extra))
+    assert grown.query_index is pooled.query_index
+    hits = grown.search(grown.embed(extra), 5, exclude=[{5}])[0]
+    assert hits[0][0] == 5000  # the added photo (photo 5 barely changed) is the nearest
+    assert grown.view({"style": 1.0}).query_index is None  # modes compare every photo
+
+
+@pytest.mark.django_db
+def test_a_large_gallerys_run_keeps_a_query_index_the_web_maps(ingest, settle, monkeypatch):
+    from recommender import services
+    from recommender.models import ClusterRun
+    from recommender.selectors import similar_to_image, space_cache
+    from tests.helpers.galleries import two_looks
+    from tests.helpers.images import styled
+
+    monkeypatch.setattr(query_index, "QUERY_INDEX_FROM", 10)  # 12 photos count as large
+    gallery = two_looks(ingest, settle)
+    run = ClusterRun.objects.get(is_active=True)
+    assert run.query_index_file.name.endswith(".faiss")
+    space_cache.clear()
+    assert space_cache.get(run).query_index is not None
+    found = similar_to_image(styled(99, "noir"), k=5)
+    assert [r.photo for r in found if r.photo in gallery["noir"]] == [r.photo for r in found]
+    first = run.query_index_file.path
+    for _ in range(3):  # runs beyond the three kept are pruned with their files
+        services.recluster()
+    assert not Path(first).exists()
+
+
+def test_saved_arrays_start_aligned_and_numpys_own_files_are_read(tmp_path):
+    arrays = {f"a{i}": np.arange(i + 3000, dtype=np.float32).reshape(-1, 1) for i in range(5)}
+    arrays["names"] = np.array(["look", "cnn.content"])
+    with open(tmp_path / "aligned.npz", "wb") as target:
+        mapped_npz.save(target, arrays)
+    loaded = mapped_npz.load(tmp_path / "aligned.npz", map_from_bytes=0)
+    with np.load(tmp_path / "aligned.npz") as plain:  # still an ordinary .npz
+        for name, array in arrays.items():
+            np.testing.assert_array_equal(plain[name], array)
+            np.testing.assert_array_equal(loaded[name], array)
+            assert _mapped(loaded[name]) and loaded[name].ctypes.data % mapped_npz.ALIGN == 0
+    np.savez(tmp_path / "numpy.npz", **arrays)  # members start wherever the headers end
+    loaded = mapped_npz.load(tmp_path / "numpy.npz", map_from_bytes=0)
+    unaligned = [name for name in arrays if not _mapped(loaded[name])]
+    assert unaligned, "numpy.savez happened to align every member: the test shows nothing"
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(loaded[name], array)
+        assert loaded[name].flags.aligned

@@ -1,0 +1,76 @@
+"""Approximate search for queries in large galleries: a faiss inverted-file index over the run's
+rows, written once beside the index file and memory-mapped by web processes (numpy and faiss,
+no Django).
+
+Below `QUERY_INDEX_FROM` photos a query (an upload, a photo outside the run, a mode) compares
+the query with every photo: at 100k photos one product of 25 MB, about a millisecond. At a
+million that product reads 256 MB per query, tens of milliseconds. Above, `StyleSpace.search`
+asks this index for the query's candidates: the rows are grouped around `lists(n)` centres
+(k-means, inner product), and a query reads only the `PROBES` groups whose centres are nearest,
+a few thousandths of the gallery. The groups hold the rows themselves, so the candidates'
+cosines are exact; they are ranked as before (copies last), and photos added to the run since are
+searched exactly beside them.
+`benchmarks/scale.py` measures its recall@10 against the exact search.
+
+The groups' rows live in the file: faiss maps them (`IO_FLAG_MMAP`), so the operating system
+keeps one copy for all of a machine's web processes, as it does for the index file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: from this many photos on, queries use the inverted-file index
+QUERY_INDEX_FROM = 200_000
+#: groups searched per query
+PROBES = 48
+#: rows the groups' centres are trained on at most (faiss wants about 40 a centre)
+TRAIN_ROWS = 200_000
+ADD_CHUNK = 100_000
+
+
+def lists(n: int) -> int:
+    """How many groups for n rows: 4 √n (4,000 at a million), and at least 39 rows a group to
+    train each centre on (what faiss asks)."""
+    return max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+def build(matrix: np.ndarray, seed: int = 0):
+    """An inverted-file index (inner product) over the unit rows of `matrix`."""
+    import faiss  # imported here: only large galleries need it
+
+    n, dim = matrix.shape
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, lists(n), faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    train = np.sort(rng.choice(n, min(n, TRAIN_ROWS), replace=False))
+    index.cp.seed = seed
+    index.train(np.ascontiguousarray(matrix[train], dtype=np.float32))
+    for start in range(0, n, ADD_CHUNK):
+        index.add(np.ascontiguousarray(matrix[start : start + ADD_CHUNK], dtype=np.float32))
+    return index
+
+
+def write(index, path: str | Path) -> None:
+    import faiss
+
+    faiss.write_index(index, str(path))
+
+
+def read(path: str | Path):
+    """The index at `path`, its groups' rows memory-mapped, read-only."""
+    import faiss
+
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    index.nprobe = PROBES
+    return index
+
+
+def candidates(index, queries: np.ndarray, take: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines, rows), each (m, take): the rows of the index's matrix most similar to each
+    query, approximately, with their exact cosines (the groups hold the rows themselves); row
+    -1 where the groups searched held fewer."""
+    scores, found = index.search(np.ascontiguousarray(queries, dtype=np.float32), take)
+    return scores, found
