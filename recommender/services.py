@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from photos.imaging import open_normalized
@@ -40,6 +41,7 @@ from .models import (
     ClusterRun,
     FeatureVector,
     Membership,
+    Neighbour,
     RecommenderSettings,
 )
 from .naming import describe_cluster
@@ -431,7 +433,27 @@ def _prune_old_runs() -> None:
         for field in (old.space_file, old.query_index_file):
             if field:  # best effort: a file the storage cannot delete now is recorded
                 delete_files(field.storage, [field.name], reason=f"run {old.pk}")
+        for model in (Neighbour, Membership):
+            delete_in_batches(model.objects.filter(run=old))
         old.delete()
+
+
+#: rows an old run's pruning deletes per statement
+PRUNE_BATCH = 50_000
+
+
+def delete_in_batches(rows) -> int:
+    """Delete `rows` (a queryset without cascades) a window of PRUNE_BATCH ids at a time, each
+    its own short statement, rather than in one: a big gallery's old run has 20 million
+    neighbour rows, and one statement would hold their locks and a transaction for minutes.
+    Returns how many were deleted."""
+    bounds = rows.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return 0
+    deleted = 0
+    for start in range(bounds["low"], bounds["high"] + 1, PRUNE_BATCH):
+        deleted += rows.filter(pk__gte=start, pk__lt=start + PRUNE_BATCH).delete()[0]
+    return deleted
 
 
 def recluster_if_stale() -> RebuildResult | None:

@@ -190,3 +190,27 @@ def test_a_query_against_a_style_only_index_never_loads_the_cnn(gallery, setting
     image = styled(40, "noir").convert("RGB")
     assert similar_to_image(image, k=3)
     assert checked == ["style"]
+
+
+def test_old_runs_rows_are_deleted_in_short_batches(
+    gallery, monkeypatch, django_assert_num_queries
+):
+    from recommender import services
+    from recommender.models import Membership
+
+    first = recluster().run
+    rows = Neighbour.objects.filter(run=first).count()
+    assert rows == 12 * 11  # every photo lists the 11 others
+    monkeypatch.setattr(services, "PRUNE_BATCH", 10)
+    span = (
+        Neighbour.objects.filter(run=first).order_by("-pk").first().pk
+        - Neighbour.objects.filter(run=first).order_by("pk").first().pk
+    )
+    with django_assert_num_queries(1 + span // 10 + 1):  # the bounds, then one per window
+        assert services.delete_in_batches(Neighbour.objects.filter(run=first)) == rows
+    assert not Neighbour.objects.filter(run=first).exists()
+    for _ in range(3):
+        recluster()
+    assert not ClusterRun.objects.filter(pk=first.pk).exists()
+    assert not Membership.objects.filter(run_id=first.pk).exists()
+    assert services.delete_in_batches(Neighbour.objects.filter(run_id=first.pk)) == 0
