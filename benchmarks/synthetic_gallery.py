@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BATCH = 2000
+BATCH = 5000
 
 
 def populate(vectors: dict[str, np.ndarray], *, first: int = 0) -> list[int]:
@@ -23,9 +23,13 @@ def populate(vectors: dict[str, np.ndarray], *, first: int = 0) -> list[int]:
 
     n = len(next(iter(vectors.values())))
     versions = {name: configured_extractor(name).version for name in vectors}
-    with transaction.atomic():
-        photos = Photo.objects.bulk_create(
-            (
+    ids: list[int] = []
+    # A batch at a time: Django holds every object a bulk_create is given, and a million CNN
+    # vectors as model instances would not fit in memory.
+    for start in range(0, n, BATCH):
+        stop = min(start + BATCH, n)
+        with transaction.atomic():
+            photos = Photo.objects.bulk_create(
                 Photo(
                     original=f"originals/synthetic-{i}.jpg",
                     original_filename=f"synthetic-{i}.jpg",
@@ -36,13 +40,10 @@ def populate(vectors: dict[str, np.ndarray], *, first: int = 0) -> list[int]:
                     status=Photo.Status.READY,
                     published=True,
                 )
-                for i in range(first, first + n)
-            ),
-            batch_size=BATCH,
-        )
-        for name, rows in vectors.items():
-            FeatureVector.objects.bulk_create(
-                (
+                for i in range(first + start, first + stop)
+            )
+            for name, rows in vectors.items():
+                FeatureVector.objects.bulk_create(
                     FeatureVector(
                         photo=photo,
                         extractor=name,
@@ -50,8 +51,7 @@ def populate(vectors: dict[str, np.ndarray], *, first: int = 0) -> list[int]:
                         dim=rows.shape[1],
                         data=FeatureVector.encode(row),
                     )
-                    for photo, row in zip(photos, rows, strict=True)
-                ),
-                batch_size=BATCH,
-            )
-    return [photo.pk for photo in photos]
+                    for photo, row in zip(photos, rows[start:stop], strict=True)
+                )
+        ids += [photo.pk for photo in photos]
+    return ids
