@@ -210,8 +210,7 @@ def _lists_they_enter(
     for row in candidates:
         entries = stored[row] + [(int(r), None, None) for r in new_rows]
         rows_of = np.array([entry[0] for entry in entries])
-        values = grown.ranking(row, rows_of)
-        cosines = grown.rows_at(rows_of) @ grown.rows_at(row)
+        values, cosines = grown.ranking(row, rows_of)
         order = np.argsort(-values, kind="stable")[:k]  # ties: the stored entry first
         if not any(entries[i][2] is None for i in order):
             continue

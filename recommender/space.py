@@ -482,14 +482,15 @@ class StyleSpace:
             return None
         return at if self._by_id is None else int(self._by_id[at])
 
-    def ranking(self, row: int, candidates: np.ndarray) -> np.ndarray:
-        """How the neighbour build ranks gallery rows `candidates` for gallery row `row`: the
-        cosine, less the copy penalty for another edit of the same photo (copies last)."""
-        values = self.rows_at(candidates) @ self.rows_at(row)
-        if self.copies is not None:
-            found = self.copies.pair_copies(np.array([row]), np.asarray(candidates)[None, :])[0]
-            values = values - _COPY_PENALTY * found
-        return values
+    def ranking(self, row: int, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How the neighbour build ranks gallery rows `candidates` for gallery row `row`:
+        (ranking values, cosines). The value is the cosine, less the copy penalty for another
+        edit of the same photo (copies last)."""
+        cosines = self.rows_at(candidates) @ self.rows_at(row)
+        if self.copies is None:
+            return cosines, cosines
+        found = self.copies.pair_copies(np.array([row]), np.asarray(candidates)[None, :])[0]
+        return cosines - _COPY_PENALTY * found, cosines
 
     def extended(
         self, photo_ids: np.ndarray, rows: np.ndarray, copy_rows: np.ndarray | None
