@@ -110,11 +110,15 @@ def burst(tmp_path, keep_memory: bool) -> dict:
 
 def test_a_burst_of_large_queries_hands_its_memory_back(tmp_path):
     """Issue #13: after 16 concurrent large uploads a worker stayed at its peak. The decodes
-    grow the process by well over 100 MB; once the burst is over it is back within 50 MB of where
-    it started, where without handing the freed memory back it keeps it."""
+    grow the process by well over 100 MB; once the burst is over it is back within 30 MB of where
+    it started (6–9 MB here), and clearly below what it keeps without handing the freed memory
+    back. How much glibc keeps by itself varies with how the threads interleave (about 70 MB on
+    a quiet machine, 35 MB in one busy CI run), so the comparison has a margin, not a level."""
     kept = burst(tmp_path, keep_memory=True)
     returned = burst(tmp_path, keep_memory=False)
     for run in (kept, returned):
         assert run["peak_mb"] - run["baseline_mb"] > 100, run  # the burst did cost memory
-    assert kept["after_mb"] - kept["baseline_mb"] > 50, kept  # glibc keeps it by itself
-    assert returned["after_mb"] - returned["baseline_mb"] < 50, returned
+    kept_mb = kept["after_mb"] - kept["baseline_mb"]
+    returned_mb = returned["after_mb"] - returned["baseline_mb"]
+    assert returned_mb < 30, returned
+    assert kept_mb > returned_mb + 15, (kept, returned)  # the trim made the difference
