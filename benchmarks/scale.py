@@ -3,7 +3,7 @@ recall and the memory of a web worker.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--exact-up-to 100000]
         [--db-up-to 100000] [--queries 1000] [--adds 20]
-        [--photos ../shared/photos/elementary] [--cnn-weights PATH]
+        [--workers 4] [--photos ../shared/photos/elementary] [--cnn-weights PATH]
 
 For each size, n photos whose style and CNN vectors are the real photos' vectors (extracted here
 from --photos) resampled with noise get the site's space (`fit_space`, default settings, with
@@ -30,6 +30,10 @@ the copy detector). Figures, each with issue #15's target where it has one:
   before the index was opened to after the queries; target RSS growth < 300 MB at 1M.
   **worker (read)**: the same process reading the file into memory instead, as web workers did
   before issue #15.
+- **workers at once**: --workers such processes (different queries each) on the same index at
+  the same time, as gunicorn's workers are: the memory they take together, the mapped index's
+  pages counted once (the sum of their proportional shares, PSS) plus each worker's own
+  memory; and the same with every worker reading the file, as before issue #15.
 - **rows**: neighbour rows a full re-cluster writes (20 a photo).
 """
 
@@ -193,9 +197,10 @@ def _memory_mb() -> tuple[float, float]:
     return fields["Rss"] / 1024, fields["Anonymous"] / 1024
 
 
-def web_worker(path: Path, how: str, queries: int, seed: int) -> dict:
+def web_worker(path: Path, how: str, queries: int, seed: int, hold: bool = False) -> dict:
     """Open the index at `path` as a web worker does ("mapped") or by reading it ("read"), then
-    answer `queries` searches; memory growth and latencies."""
+    answer `queries` searches; memory growth and latencies. With `hold`, the figures are printed
+    and the index kept open until standard input closes (`workers_together` looks meanwhile)."""
     from recommender import query_index
     from recommender.space import StyleSpace
 
@@ -234,7 +239,7 @@ def web_worker(path: Path, how: str, queries: int, seed: int) -> dict:
             shared.append(len({p for p, _ in truth} & {p for p, _ in answer}) / QUERY_K)
         found = float(np.mean(shared))
     ms = np.asarray(latencies) * 1000
-    return {
+    figures = {
         "open_s": open_s,
         "rss_opened_mb": rss1 - rss0,
         "rss_mb": rss2 - rss0,
@@ -243,6 +248,62 @@ def web_worker(path: Path, how: str, queries: int, seed: int) -> dict:
         "p95_ms": float(np.percentile(ms, 95)),
         "recall": found,
         "pooled": space.query_index is not None,
+    }
+    if hold:
+        print(json.dumps(figures), flush=True)
+        sys.stdin.read()
+    return figures
+
+
+def _mapped_pss_mb(pid: int, files: set[str]) -> float:
+    """Megabytes of `files` that process `pid` has mapped and in memory, its proportional share
+    (PSS): a page that n processes map counts 1/n in each, so the sum over the processes is
+    what those pages take once."""
+    total_kb, current = 0, None
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if not fields[0].endswith(":"):  # a mapping's header: range, perms, …, path
+                current = fields[5] if len(fields) >= 6 else None
+            elif fields[0] == "Pss:" and current in files:
+                total_kb += int(fields[1])
+    return total_kb / 1024
+
+
+def workers_together(path: Path, how: str, workers: int, queries: int, seed: int) -> dict:
+    """`workers` web workers answering queries (different ones each) on the same index at once,
+    as gunicorn's workers do: the memory they take together, the index's mapped pages counted
+    once (their PSS summed) and each worker's own memory."""
+    files = {str(path), str(_query_index_path(path))}
+    command = [sys.executable, __file__, "--web-worker", str(path), how, str(queries)]
+    children = [
+        subprocess.Popen(
+            [*command, str(seed + i), "--hold"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )  # fmt: skip
+        for i in range(workers)
+    ]
+    try:
+        results = []
+        for child in children:  # each prints its figures, then waits to be let go
+            line = child.stdout.readline()
+            while line and not line.startswith("{"):
+                line = child.stdout.readline()
+            results.append(json.loads(line))
+        index_mb = sum(_mapped_pss_mb(child.pid, files) for child in children)
+    finally:
+        for child in children:
+            child.stdin.close()
+            child.wait(timeout=120)
+    own_mb = sum(result["own_mb"] for result in results)
+    return {
+        "workers": workers,
+        "index_mb": index_mb,
+        "own_mb": own_mb,
+        "total_mb": index_mb + own_mb,
     }
 
 
@@ -288,6 +349,10 @@ def measure(n: int, real, parts, args, index_dir: Path) -> dict:
     del space, features
     row["mapped"] = in_child(path, "mapped", min(args.queries, n), args.seed)
     row["read"] = in_child(path, "read", min(args.queries, n), args.seed)
+    row["together"] = {
+        how: workers_together(path, how, args.workers, min(args.queries, n), args.seed)
+        for how in ("mapped", "read")
+    }
     path.unlink()
     _query_index_path(path).unlink(missing_ok=True)
     return row
@@ -299,6 +364,7 @@ def verdict(ok: bool) -> str:
 
 def report(row: dict) -> None:
     n, mapped, read = row["n"], row["mapped"], row["read"]
+    shared, apart = row["together"]["mapped"], row["together"]["read"]
     adds = np.asarray(row["adds"]) * 1000
     where = "with the database" if row["adds_with_db"] else "in memory, no database"
     exact = "-" if row["exact_s"] is None else f"{row['exact_s']:.1f} s"
@@ -341,6 +407,9 @@ def report(row: dict) -> None:
         ),
         f"  worker (read)      RSS +{read['rss_mb']:.0f} MB, own +{read['own_mb']:.0f} "
         f"MB, opened in {read['open_s'] * 1000:.0f} ms (before issue #15)",
+        f"  {shared['workers']} workers at once  mapped {shared['total_mb']:.0f} MB together "
+        f"(index pages {shared['index_mb']:.0f} MB once, own {shared['own_mb']:.0f} MB); read "
+        f"{apart['total_mb']:.0f} MB together (before issue #15)",
     ]
     print("\n".join(lines), flush=True)
 
@@ -368,7 +437,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--web-worker"]:
         path, how, queries, seed = argv[1:5]
-        print(json.dumps(web_worker(Path(path), how, int(queries), int(seed))))
+        hold = argv[5:6] == ["--hold"]
+        figures = web_worker(Path(path), how, int(queries), int(seed), hold)
+        if not hold:
+            print(json.dumps(figures), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -379,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     parser.add_argument("--cnn-weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=4, help="web workers sharing one index")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
 

@@ -19,6 +19,7 @@ first photo, each web worker) while only a re-cluster fits.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ import numpy as np
 
 from . import graph_search, mapped_npz, query_index
 from .look_metric import LookMetric
+
+logger = logging.getLogger(__name__)
 
 Z_CLIP = 5.0
 #: above this many photos the transforms (standardisation, PCA, the copy detector's centre and
@@ -141,6 +144,13 @@ COPY_DIMS = 128
 COPY_BASIS_ROWS = 4096
 #: candidates beyond k checked for copies in a neighbour build
 COPY_MARGIN = 16
+#: photo-by-photo comparisons an approximate neighbour build may spend on rows crowded by their
+#: copies (more than `COPY_MARGIN` among their candidates), each ranked against every photo: 2,000
+#: rows at a million photos, about 30 s. Beyond it a crowded row is ranked among its candidates,
+#: copies last, so the build stays linear when many photos have hundreds of edits.
+CROWDED_COMPARISONS = 2_000_000_000
+#: scores held at once while ranking crowded rows against every photo (rows × photos)
+_EXHAUSTIVE_SCORES = 32_000_000
 
 
 @dataclass
@@ -613,8 +623,10 @@ class StyleSpace:
         photo against every other), or with `approximate` (default: from
         `graph_search.APPROXIMATE_FROM` photos on) from an HNSW graph. Copies are looked for
         only among the candidates (the rest cannot enter the top `k`); a row with more copies
-        than the margin there is ranked again against every photo, so the result is the same as
-        a full pass."""
+        than the margin there is ranked again against every photo, so the exact result is the
+        same as a full pass. The approximate build spends at most `CROWDED_COMPARISONS` on such
+        rows; the crowded rows beyond are ranked among their candidates, copies last, and
+        counted in a warning."""
         n = len(self)
         k = min(k, n - 1)
         if k <= 0:
@@ -626,6 +638,8 @@ class StyleSpace:
         from_graph = graph_search.graph_candidates(matrix, take) if approximate else None
         indices = np.empty((n, k), np.int64)
         values = np.empty((n, k), np.float32)
+        exhaustive_left = CROWDED_COMPARISONS // n if approximate else n
+        left_crowded = 0
         for start in range(0, n, chunk):
             rows = np.arange(start, min(start + chunk, n))
             if from_graph is None:
@@ -639,17 +653,44 @@ class StyleSpace:
                 ranking = similarity - _COPY_PENALTY * found
                 crowded = np.flatnonzero(found.sum(axis=1) > take - k)
                 if take < n - 1 and len(crowded):  # more copies than the margin: every photo
-                    copies = self.copies.copies(self.copies.rows_at(rows[crowded]))
-                    top[crowded], similarity[crowded] = self._best_of_all(
-                        rows[crowded], take, penalty=_COPY_PENALTY * copies
-                    )
-                    ranking[crowded] = similarity[crowded] - _COPY_PENALTY * (
-                        self.copies.pair_copies(rows[crowded], top[crowded])
-                    )
+                    left_crowded += max(len(crowded) - exhaustive_left, 0)
+                    crowded = crowded[:exhaustive_left]
+                    exhaustive_left -= len(crowded)
+                    self._rank_crowded(rows[crowded], take, top, similarity, ranking, crowded)
             order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
             indices[rows] = np.take_along_axis(top, order, axis=1)
             values[rows] = np.take_along_axis(similarity, order, axis=1)
+        if left_crowded:
+            logger.warning(
+                "%d of %d photos have more than %d other edits among their nearest %d and were "
+                "ranked among those only: their lists may end in edits of the same photo where "
+                "other photos exist (the build's budget for such photos is spent)",
+                left_crowded, n, COPY_MARGIN, take,
+            )  # fmt: skip
         return indices, values
+
+    def _rank_crowded(
+        self,
+        rows: np.ndarray,
+        take: int,
+        top: np.ndarray,
+        similarity: np.ndarray,
+        ranking: np.ndarray,
+        at: np.ndarray,
+    ) -> None:
+        """Ranks `rows` (crowded by their copies) against every photo, copies last, into
+        `top`, `similarity` and `ranking` at `at`; a few rows at a time, so the scores held
+        stay within `_EXHAUSTIVE_SCORES`."""
+        step = max(1, _EXHAUSTIVE_SCORES // len(self))
+        for first in range(0, len(rows), step):
+            part, into = rows[first : first + step], at[first : first + step]
+            copies = self.copies.copies(self.copies.rows_at(part))
+            top[into], similarity[into] = self._best_of_all(
+                part, take, penalty=_COPY_PENALTY * copies
+            )
+            ranking[into] = similarity[into] - _COPY_PENALTY * (
+                self.copies.pair_copies(part, top[into])
+            )
 
     def _best_of_all(
         self, rows: np.ndarray, take: int, penalty: np.ndarray | None = None

@@ -209,6 +209,45 @@ def test_neighbours_with_copies_match_a_full_pass_even_when_copies_crowd_the_mar
     assert (indices[:40] >= 40).all()  # every edit of the frame lists other photos only
 
 
+def test_the_approximate_build_spends_a_bounded_effort_on_crowded_photos(monkeypatch, caplog):
+    """A gallery where many photos have more edits than the margin must not make the build
+    quadratic: past `CROWDED_COMPARISONS` a crowded row is ranked among its own candidates
+    (copies last), and the build says how many were."""
+    import recommender.space as space_module
+
+    rng = np.random.default_rng(7)
+    frame = rng.normal(0, 1, 24)
+    content = np.vstack([frame + rng.normal(0, 0.05, (40, 24)), rng.normal(0, 1, (30, 24))])
+    style = rng.normal(0, 1, (70, 10))
+    style[:40] += 3 * content[:40, :10]
+    detector = CopyDetector.fit("content", content, 0.8)
+    space = StyleSpace.fit(
+        np.arange(70), {"style": style, "content": content}, {"style": 1.0}, copies=detector
+    )
+    exact, _ = space.all_neighbours(5, approximate=False)
+    ranked_against_all = []
+    best_of_all = StyleSpace._best_of_all
+
+    def counting(self, rows, take, penalty=None):
+        ranked_against_all.extend(rows.tolist())
+        return best_of_all(self, rows, take, penalty)
+
+    monkeypatch.setattr(StyleSpace, "_best_of_all", counting)
+    monkeypatch.setattr(space_module, "CROWDED_COMPARISONS", 70 * 10)  # ten rows' worth
+    with caplog.at_level("WARNING", logger="recommender.space"):
+        indices, scores = space.all_neighbours(5, chunk=16, approximate=True)
+    assert len(ranked_against_all) == 10
+    crowded = sorted(set(range(40)) - set(ranked_against_all))
+    assert len(crowded) == 30 and "30 of 70 photos" in caplog.text
+    np.testing.assert_array_equal(indices[ranked_against_all], exact[ranked_against_all])
+    for row in crowded:  # its candidates hold too few other photos: the edits fill the list
+        is_copy = detector.copies(detector.rows[[row]])[0][indices[row]]
+        assert is_copy.any() and not (is_copy[:-1] & ~is_copy[1:]).any()  # copies last
+        np.testing.assert_allclose(scores[row], space.matrix[indices[row]] @ space.matrix[row],
+                                   atol=1e-5)  # fmt: skip
+    assert (indices[40:] == exact[40:]).mean() > 0.95  # the other photos are not affected
+
+
 def test_approximate_neighbours_find_the_exact_ones_with_exact_scores():
     """The graph (faiss HNSW) gives each photo its candidates; they are ranked and scored as
     the exact build does. `benchmarks/scale.py` measures the recall at the sizes it is for."""
