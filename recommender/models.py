@@ -247,11 +247,22 @@ class ClusterRun(models.Model):
 
 
 class Neighbour(models.Model):
-    """`neighbour` is the `rank`-th most similar photo to `photo` in `run` (rank 1 = closest)."""
+    """`neighbour` is the `rank`-th most similar photo to `photo` in `run` (rank 1 = closest).
 
-    run = models.ForeignKey(ClusterRun, on_delete=models.CASCADE, related_name="neighbours")
-    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
-    neighbour = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    The foreign keys have no database constraint: a re-cluster writes 20 rows a photo in one
+    COPY, and at a million photos PostgreSQL's deferred checks of 60 million references took
+    minutes of the run's commit. Django still cascades deletions (a photo's rows, a run's rows
+    go with them), and rows are written through `bulk_rows` only."""
+
+    run = models.ForeignKey(
+        ClusterRun, on_delete=models.CASCADE, related_name="neighbours", db_constraint=False
+    )
+    photo = models.ForeignKey(
+        Photo, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    neighbour = models.ForeignKey(
+        Photo, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField(help_text="Cosine similarity in the combined space (−1…1).")
     reasons = models.JSONField(default=list)

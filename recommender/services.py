@@ -26,7 +26,7 @@ from photos.storage import delete_files
 from . import query_index
 from .albums import match_albums
 from .blocks import cnn_layout, fit_space
-from .bulk_rows import insert_neighbours
+from .bulk_rows import insert_memberships, insert_neighbours
 from .clustering import cluster, default_k_max
 from .explain import reasons, style_attributes
 from .extraction import (
@@ -402,17 +402,12 @@ def _write_clusters(run: ClusterRun, result, photo_ids: list[int], style: np.nda
         )
     Cluster.objects.bulk_create(clusters)
     by_label = {c.label: c for c in Cluster.objects.filter(run=run)}
-    Membership.objects.bulk_create(
-        [
-            Membership(
-                run=run,
-                photo_id=photo_id,
-                cluster=by_label[int(labels[i])],
-                distance=float(result.distances[i]),
-            )
+    insert_memberships(
+        run.pk,
+        (
+            (photo_id, by_label[int(labels[i])].pk, float(result.distances[i]))
             for i, photo_id in enumerate(photo_ids)
-        ],
-        batch_size=2000,
+        ),
     )
     return np.array([by_label[label].pk for label in range(result.k)], np.int64)
 

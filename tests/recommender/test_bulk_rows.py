@@ -47,3 +47,43 @@ def test_a_broken_row_fails_loudly_and_writes_nothing(photos):
     with pytest.raises(Exception, match="(?i)unique"), transaction.atomic():
         insert_neighbours(run.pk, rows)  # the same rank twice: the unique constraint says no
     assert not Neighbour.objects.filter(run=run).exists()
+
+
+def test_deleting_a_photo_or_a_run_still_takes_its_rows(photos):
+    """The rows' foreign keys carry no database constraint (the deferred checks of 60 million
+    references held a million-photo re-cluster's commit for minutes); Django's cascade is what
+    removes a deleted photo's rows, as the listed photo and as the neighbour, and a run's."""
+    runs = [ClusterRun.objects.create(n_photos=4, config={}) for _ in range(2)]
+    ids = [p.pk for p in photos]
+    for run in runs:
+        insert_neighbours(
+            run.pk,
+            [(a, b, rank, 0.5, []) for a in ids for rank, b in enumerate(set(ids) - {a}, 1)],
+        )
+    photos[0].delete()
+    left = Neighbour.objects.values_list("photo_id", "neighbour_id")
+    assert len(left) == 2 * 6 and all(ids[0] not in pair for pair in left)
+    runs[0].delete()
+    assert set(Neighbour.objects.values_list("run_id", flat=True)) == {runs[1].pk}
+    assert Neighbour.objects.count() == 6
+
+
+def test_memberships_read_back_through_the_orm(photos, monkeypatch):
+    from recommender.bulk_rows import insert_memberships
+    from recommender.models import Album, Cluster, Membership
+
+    monkeypatch.setattr(bulk_rows, "BATCH", 3)
+    run = ClusterRun.objects.create(n_photos=4, config={})
+    clusters = [
+        Cluster.objects.create(run=run, label=i, album=Album.objects.create(), size=2)
+        for i in range(2)
+    ]
+    rows = [(p.pk, clusters[i % 2].pk, i / 4) for i, p in enumerate(photos)]
+    assert insert_memberships(run.pk, iter(rows)) == 4
+    stored = Membership.objects.filter(run=run).order_by("photo_id")
+    assert [(m.photo_id, m.cluster_id, m.distance, m.added) for m in stored] == [
+        (*row, False) for row in rows
+    ]
+    later = ClusterRun.objects.create(n_photos=4, config={})
+    insert_memberships(later.pk, [(photos[0].pk, clusters[0].pk, 0.5)], added=True)
+    assert Membership.objects.get(run=later).added
