@@ -58,11 +58,20 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: Iterable[tuple]) 
 
 def insert_neighbours(run_id: int, rows: Iterable[NeighbourRow]) -> int:
     """Write `rows` for run `run_id`; returns how many were written."""
+    encoded: dict[tuple[str, ...], str] = {}  # a build repeats a few hundred lists of reasons
+
+    def as_json(reasons: list[str]) -> str:
+        key = tuple(reasons)
+        text = encoded.get(key)
+        if text is None:
+            text = encoded[key] = json.dumps(reasons)
+        return text
+
     return _insert(
         Neighbour,
         _NEIGHBOUR_FIELDS,
         (
-            (run_id, photo, neighbour, rank, score, json.dumps(reasons))
+            (run_id, photo, neighbour, rank, score, as_json(reasons))
             for photo, neighbour, rank, score, reasons in rows
         ),
     )

@@ -28,7 +28,7 @@ from .albums import match_albums
 from .blocks import cnn_layout, fit_space
 from .bulk_rows import insert_memberships, insert_neighbours
 from .clustering import cluster, default_k_max
-from .explain import reasons, style_attributes
+from .explain import PairReasons
 from .extraction import (
     configured_extractor,
     configured_extractors,
@@ -318,11 +318,12 @@ def upgrade_features(photo_ids: list[int], extractors: list[tuple[str, int]]) ->
     for name, version in extractors:
         current = FeatureVector.objects.filter(extractor=name, version=version).values("photo_id")
         outdated |= set(
-            FeatureVector.objects.filter(photo_id__in=photo_ids, extractor=name)
+            FeatureVector.objects.filter(extractor=name)
             .exclude(version=version)
             .exclude(photo_id__in=current)
             .values_list("photo_id", flat=True)
         )
+    outdated &= set(photo_ids)  # not as an IN list: a million ids took PostgreSQL 10 s
     if not outdated:
         return 0
     logger.warning(
@@ -352,13 +353,14 @@ def _write_neighbours(
 ) -> None:
     indices, scores = space.all_neighbours(per_photo)
     laps("neighbours")
-    attributes = [style_attributes(vector) for vector in style]
+    why = PairReasons(style)
 
     def rows():
         for i, photo_id in enumerate(photo_ids):
-            for rank, (j, score) in enumerate(zip(indices[i], scores[i], strict=True), start=1):
-                why = reasons(style[i], style[j], attributes[i], attributes[j])
-                yield photo_id, photo_ids[j], rank, float(score), why
+            for rank, (j, score) in enumerate(
+                zip(indices[i].tolist(), scores[i].tolist(), strict=True), start=1
+            ):
+                yield photo_id, photo_ids[j], rank, score, why(i, j)
 
     insert_neighbours(run.pk, rows())
     laps("neighbour rows")

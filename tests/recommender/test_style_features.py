@@ -182,3 +182,21 @@ def test_reasons_name_what_two_photos_share(scene):
     assert "black & white" in shared
     assert "low-key" in shared
     assert reasons(None, extractor.extract(scene)) == []
+
+
+def test_pair_reasons_are_the_reasons_of_every_pair():
+    """An index build asks `PairReasons` for 20 pairs a photo; it must say what `reasons`
+    says, shared attributes and the generic reasons alike."""
+    from recommender.explain import PairReasons
+
+    rng = np.random.default_rng(3)
+    style = rng.normal(20, 15, (200, len(StyleExtractor.feature_names))).astype(np.float32)
+    why = PairReasons(style)
+    said = [(why(i, j), reasons(style[i], style[j])) for i in range(200) for j in range(200)]
+    assert all(fast == slow for fast, slow in said)
+    seen = {tuple(slow) for _, slow in said}
+    assert {("similar tones",), ("similar colour palette",), ("similar overall style",)} <= seen
+    assert any(reason not in GENERIC for r in seen for reason in r)
+
+
+GENERIC = {"similar tones", "similar colour palette", "similar overall style"}
