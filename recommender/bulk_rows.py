@@ -77,11 +77,12 @@ def insert_neighbours(run_id: int, rows: Iterable[NeighbourRow]) -> int:
     )
 
 
-def insert_memberships(run_id: int, rows: Iterable[MembershipRow], added: bool = False) -> int:
-    """Write the memberships `rows` for run `run_id` (`added`: photos joining it after it was
-    built); returns how many were written."""
+def insert_memberships(run_id: int, rows: Iterable[MembershipRow]) -> int:
+    """Write the memberships `rows` of run `run_id`'s build; returns how many were written.
+    (Photos joining a run later are few; `incremental` writes them through the ORM, which
+    gives it their ids.)"""
     return _insert(
         Membership,
         _MEMBERSHIP_FIELDS,
-        ((run_id, photo, cluster, distance, added) for photo, cluster, distance in rows),
+        ((run_id, photo, cluster, distance, False) for photo, cluster, distance in rows),
     )

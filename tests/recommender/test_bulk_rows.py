@@ -84,6 +84,3 @@ def test_memberships_read_back_through_the_orm(photos, monkeypatch):
     assert [(m.photo_id, m.cluster_id, m.distance, m.added) for m in stored] == [
         (*row, False) for row in rows
     ]
-    later = ClusterRun.objects.create(n_photos=4, config={})
-    insert_memberships(later.pk, [(photos[0].pk, clusters[0].pk, 0.5)], added=True)
-    assert Membership.objects.get(run=later).added
