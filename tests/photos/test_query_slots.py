@@ -84,7 +84,7 @@ def test_a_large_png_is_shrunk_before_its_conversions():
     assert difference < 2.0
 
 
-def burst(tmp_path, keep_memory: bool) -> dict:
+def burst(tmp_path) -> dict:
     """`benchmarks/query_memory.py`'s child: 8 concurrent uploads of a 20 MP PNG in a fresh
     process with the default 2 slots; its memory before, at the peak and after, in MB."""
     import importlib.util
@@ -101,24 +101,18 @@ def burst(tmp_path, keep_memory: bool) -> dict:
         spec.loader.exec_module(benchmark)
         benchmark.make_image(image, 20, "PNG")
     command = [sys.executable, str(script), "--child", str(image), "8", "2"]
-    out = subprocess.run(
-        command + (["--keep-memory"] if keep_memory else []),
-        capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_a_burst_of_large_queries_hands_its_memory_back(tmp_path):
     """Issue #13: after 16 concurrent large uploads a worker stayed at its peak. The decodes
-    grow the process by well over 100 MB; once the burst is over it is back within 30 MB of where
-    it started (6–9 MB here), and clearly below what it keeps without handing the freed memory
-    back. How much glibc keeps by itself varies with how the threads interleave (about 70 MB on
-    a quiet machine, 35 MB in one busy CI run), so the comparison has a margin, not a level."""
-    kept = burst(tmp_path, keep_memory=True)
-    returned = burst(tmp_path, keep_memory=False)
-    for run in (kept, returned):
-        assert run["peak_mb"] - run["baseline_mb"] > 100, run  # the burst did cost memory
-    kept_mb = kept["after_mb"] - kept["baseline_mb"]
-    returned_mb = returned["after_mb"] - returned["baseline_mb"]
-    assert returned_mb < 30, returned
-    assert kept_mb > returned_mb + 15, (kept, returned)  # the trim made the difference
+    grow the process by well over 100 MB; once the burst is over it is back within 30 MB of
+    where it started (6–9 MB here). Without handing the freed memory back it usually keeps
+    about 70 MB on a quiet machine, which fails this test; but glibc sometimes returns most of
+    it by itself (35 MB and 9 MB kept in two busy CI runs), so the untrimmed run is no
+    reliable control and is not asserted on (`benchmarks/query_memory.py --keep-memory`
+    shows it)."""
+    returned = burst(tmp_path)
+    assert returned["peak_mb"] - returned["baseline_mb"] > 100, returned  # it did cost memory
+    assert returned["after_mb"] - returned["baseline_mb"] < 30, returned
