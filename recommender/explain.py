@@ -7,6 +7,8 @@ most telling first. Thresholds were set by looking at the demo looks and the sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .features.style import StyleExtractor, named
@@ -52,24 +54,19 @@ def style_attributes(vector: np.ndarray) -> list[str]:
 _INDEX = {name: i for i, name in enumerate(StyleExtractor.feature_names)}
 
 
-def reasons(
-    source: np.ndarray | None,
-    candidate: np.ndarray | None,
-    source_attributes: list[str] | None = None,
-    candidate_attributes: list[str] | None = None,
-) -> list[str]:
+def reasons(source: np.ndarray | None, candidate: np.ndarray | None) -> list[str]:
     """Shared attributes of two photos (at most MAX_REASONS); a generic reason when none.
-
-    Pass precomputed attributes when explaining many pairs (index builds).
-    """
+    (`PairReasons` answers the same for the many pairs of an index build.)"""
     if source is None or candidate is None:
         return []
-    ours = source_attributes if source_attributes is not None else style_attributes(source)
-    theirs = set(
-        candidate_attributes if candidate_attributes is not None else style_attributes(candidate)
-    )
-    shared = [attribute for attribute in ours if attribute in theirs]
-    return shared[:MAX_REASONS] or _generic(source, candidate)
+    shared = _shared(style_attributes(source), style_attributes(candidate))
+    return shared or _generic(source, candidate)
+
+
+def _shared(ours: Sequence[str], theirs: Sequence[str]) -> list[str]:
+    """The attributes of `ours` that `theirs` has too, most telling first, at most
+    MAX_REASONS."""
+    return [attribute for attribute in ours if attribute in theirs][:MAX_REASONS]
 
 
 def _generic(source: np.ndarray, candidate: np.ndarray) -> list[str]:
@@ -95,15 +92,12 @@ class PairReasons:
         kinds: dict[tuple[str, ...], int] = {}
         self.kind = [kinds.setdefault(tuple(style_attributes(row)), len(kinds)) for row in style]
         self.kinds = list(kinds)
-        self._shared: dict[tuple[int, int], list[str]] = {}
+        self._pairs: dict[tuple[int, int], list[str]] = {}
 
     def __call__(self, i: int, j: int) -> list[str]:
         """`reasons(style[i], style[j])`."""
         key = (self.kind[i], self.kind[j])
-        shared = self._shared.get(key)
+        shared = self._pairs.get(key)
         if shared is None:
-            theirs = set(self.kinds[key[1]])
-            ours = self.kinds[key[0]]
-            shared = [a for a in ours if a in theirs][:MAX_REASONS]
-            self._shared[key] = shared
+            shared = self._pairs[key] = _shared(self.kinds[key[0]], self.kinds[key[1]])
         return shared or _generic(self.style[i], self.style[j])
