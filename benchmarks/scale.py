@@ -208,8 +208,13 @@ def web_worker(path: Path, how: str, queries: int, seed: int, hold: bool = False
     np.ones((64, 64), np.float32) @ np.ones((64, 4096), np.float32)
     rss0, own0 = _memory_mb()
     began = time.perf_counter()
-    space = StyleSpace.open(path) if how == "mapped" else StyleSpace.from_bytes(path.read_bytes())
-    if _query_index_path(path).exists():  # as `index_file.open_index` attaches it
+    pooled = _query_index_path(path).exists()
+    space = (  # as `index_file.open_index` opens it
+        StyleSpace.open(path, random_access=pooled)
+        if how == "mapped"
+        else StyleSpace.from_bytes(path.read_bytes())
+    )
+    if pooled:
         space.query_index = query_index.read(_query_index_path(path))
     open_s = time.perf_counter() - began
     rss1, _ = _memory_mb()

@@ -39,7 +39,7 @@ def cache_dir() -> Path:
 def open_index(run: ClusterRun) -> StyleSpace:
     """`run`'s space, memory-mapped, with its query index when it has one. Raises what the
     storage raises when a file is gone or the storage cannot be reached."""
-    space = StyleSpace.open(local_path(run))
+    space = StyleSpace.open(local_path(run), random_access=bool(run.query_index_file))
     if run.query_index_file:
         space.query_index = query_index.read(local_path(run, run.query_index_file))
     return space

@@ -560,7 +560,7 @@ class StyleSpace:
             take = min(wanted + (COPY_MARGIN if detect else 0), n)
             copies = query_copies[i] if detect else None
             hits = None
-            if pooled:  # candidates from the inverted-file index, with their exact cosines
+            if pooled:  # candidates from the inverted-file index, with their cosines
                 pool, values = self._query_pool(query, take)
                 hits = self._ranked(pool, values, copies, wanted, take)
             if hits is None:  # every photo
@@ -592,12 +592,23 @@ class StyleSpace:
         copies of the query (`copies`: its detector row) last, as (photo id, cosine). Copies
         are looked for among the best `take` by cosine only (the rest cannot enter the list);
         with more copies than that margin there, among all of `pool`. None when `pool` cannot
-        fill the list."""
+        fill the list.
+
+        The best are checked for copies in order, only as many as the list still needs: a
+        query reads the detector rows of about `wanted` photos, not `take` (in a memory-mapped
+        index each one is a page of the worker's resident memory)."""
         top = _best(values, min(take, len(values)))
+        top = top[np.argsort(-values[top], kind="stable")]
         ranking = values[top]
         if copies is not None:
-            rows = top if pool is None else pool[top]
-            found = copies @ self.copies.rows_at(rows).T > self.copies.threshold
+            found = np.zeros(len(top), bool)
+            checked = 0
+            while checked < len(top) and checked - found[:checked].sum() < wanted:
+                stop = min(len(top), checked + wanted - (checked - int(found[:checked].sum())))
+                rows = top[checked:stop] if pool is None else pool[top[checked:stop]]
+                found[checked:stop] = copies @ self.copies.rows_at(rows).T > self.copies.threshold
+                checked = stop
+            top, found = top[:checked], found[:checked]
             if len(top) - found.sum() < wanted and len(top) < len(values):
                 top = np.arange(len(values))
                 if pool is None:  # without gathering every row's copy (a private copy of all)
@@ -731,11 +742,17 @@ class StyleSpace:
             return cls._from_arrays({name: npz[name] for name in npz.files})
 
     @classmethod
-    def open(cls, path: str | Path, map_from_bytes: int = mapped_npz.MAP_FROM_BYTES) -> StyleSpace:
+    def open(
+        cls,
+        path: str | Path,
+        map_from_bytes: int = mapped_npz.MAP_FROM_BYTES,
+        random_access: bool = False,
+    ) -> StyleSpace:
         """The space in the index file at `path` (what `to_bytes` wrote), its arrays of at least
         `map_from_bytes` (the photo rows and copy rows of any real gallery) memory-mapped
-        (`mapped_npz`): web processes on one machine share one copy."""
-        return cls._from_arrays(mapped_npz.load(path, map_from_bytes))
+        (`mapped_npz`): web processes on one machine share one copy. `random_access` when
+        queries read a few rows each (a gallery with a query index) rather than all of them."""
+        return cls._from_arrays(mapped_npz.load(path, map_from_bytes, random_access))
 
     @classmethod
     def _from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> StyleSpace:
