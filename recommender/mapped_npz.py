@@ -16,7 +16,7 @@ stays an ordinary `.npz` for `numpy.load`.
 `load(..., random_access=True)` is for files whose rows are read a few at a time (a large
 gallery's queries): each row a worker reads costs it a resident page, and by default a page is
 not what it costs. A file that was just written or copied sits in the file cache in folios of up
-to 2 MB, and a fault maps the whole folio: on this machine's kernel 200 random reads of a fresh
+to 2 MB, and a fault maps the whole folio: on Linux 6.18 (ext4) 200 random reads of a fresh
 file raised a process's resident size by 306 MB. Cold, a fault reads ahead 60 KB. So the file's
 cached pages are dropped first (`POSIX_FADV_DONTNEED`: pages that another process has mapped
 stay) and its maps are advised `MADV_RANDOM`: 4 KB a row read, whatever a worker touches.

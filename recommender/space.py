@@ -602,11 +602,12 @@ class StyleSpace:
         ranking = values[top]
         if copies is not None:
             found = np.zeros(len(top), bool)
-            checked = 0
-            while checked < len(top) and checked - found[:checked].sum() < wanted:
-                stop = min(len(top), checked + wanted - (checked - int(found[:checked].sum())))
+            checked = kept = 0  # candidates checked, and how many of them are not copies
+            while checked < len(top) and kept < wanted:
+                stop = min(len(top), checked + wanted - kept)
                 rows = top[checked:stop] if pool is None else pool[top[checked:stop]]
                 found[checked:stop] = copies @ self.copies.rows_at(rows).T > self.copies.threshold
+                kept += stop - checked - int(found[checked:stop].sum())
                 checked = stop
             top, found = top[:checked], found[:checked]
             if len(top) - found.sum() < wanted and len(top) < len(values):
