@@ -1,9 +1,10 @@
 /*
  * Full-screen view of the photo page's picture: a <dialog> with the largest rendition, on a dark
- * backdrop. Escape or the close button closes it (focus goes back to the button); ← → open the
- * previous or next photo in full screen (its page, with #fullscreen); on a touch screen a swipe
- * left or right does the same, a swipe down or a tap closes it. The browser's own full screen is
- * asked for when it is available. No framework, no inline script (CSP).
+ * backdrop. Escape, the close button or leaving the browser's full screen closes it (focus goes
+ * back to the button); ← → open the previous or next photo in full screen (its page, with
+ * #fullscreen); on a touch screen a swipe left or right does the same, a swipe down or a tap
+ * closes it. The browser's own full screen is asked for when it is available. No framework, no
+ * inline script (CSP).
  */
 (function () {
   "use strict";
@@ -28,8 +29,11 @@
       image.setAttribute("src", image.dataset.src);
     }
     dialog.showModal();
-    if (dialog.requestFullscreen) {
-      dialog.requestFullscreen().catch(function () {}); // refused without a user gesture: fine
+    // The page, not the dialog: browsers refuse full screen to a <dialog> element (the spec's
+    // ready check); the modal dialog stays on top of the page in full screen.
+    var root = document.documentElement;
+    if (root.requestFullscreen) {
+      root.requestFullscreen().catch(function () {}); // refused without a user gesture: fine
     }
   }
 
@@ -54,6 +58,15 @@
       history.replaceState(null, "", window.location.pathname + window.location.search);
     }
     button.focus();
+  });
+
+  // In the browser's own full screen, Escape is the browser's: it leaves full screen and the
+  // page never sees the key. Leaving full screen, however it happens, closes the view too, so
+  // one Escape is enough.
+  document.addEventListener("fullscreenchange", function () {
+    if (!document.fullscreenElement) {
+      close();
+    }
   });
 
   dialog.addEventListener("keydown", function (event) {

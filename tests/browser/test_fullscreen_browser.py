@@ -87,3 +87,31 @@ def test_full_screen_opens_browses_and_closes(
         page.problems.assert_none()
     finally:
         context.close()
+
+
+def test_leaving_the_browsers_full_screen_closes_the_view(
+    live_server, transactional_db, browser
+):
+    """The button puts the browser in full screen (the page: a <dialog> is refused it), not
+    only the dialog over the window. There, Escape belongs to the browser: it leaves full screen and the
+    page never sees the key. Leaving it must close the view as well, not leave a dialog that
+    needs a second Escape."""
+    (photo,) = ready_photos(1, prefix="leave", size=(1200, 800), seed=71, title="Leave")
+    context, page = _new_page(browser, live_server)
+    try:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(live_server.url + photo.get_absolute_url())
+        page.get_by_role("button", name="Full screen").click()  # a user gesture: granted
+        wait_until(page, "document.fullscreenElement === document.documentElement")
+        assert page.locator("#fullscreen").evaluate("d => d.open")
+
+        page.evaluate("document.exitFullscreen()")  # what the browser does on Escape
+
+        wait_until(page, "!document.getElementById('fullscreen').open")
+        wait_until(
+            page,
+            "document.activeElement && document.activeElement.hasAttribute('data-fullscreen-open')",
+        )
+        page.problems.assert_none()
+    finally:
+        context.close()
