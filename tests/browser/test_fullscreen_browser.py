@@ -89,13 +89,11 @@ def test_full_screen_opens_browses_and_closes(
         context.close()
 
 
-def test_leaving_the_browsers_full_screen_closes_the_view(
-    live_server, transactional_db, browser
-):
+def test_leaving_the_browsers_full_screen_closes_the_view(live_server, transactional_db, browser):
     """The button puts the browser in full screen (the page: a <dialog> is refused it), not
-    only the dialog over the window. There, Escape belongs to the browser: it leaves full screen and the
-    page never sees the key. Leaving it must close the view as well, not leave a dialog that
-    needs a second Escape."""
+    only the dialog over the window. There, Escape belongs to the browser: it leaves full screen
+    and the page never sees the key. Leaving it must close the view as well, not leave a dialog
+    that needs a second Escape."""
     (photo,) = ready_photos(1, prefix="leave", size=(1200, 800), seed=71, title="Leave")
     context, page = _new_page(browser, live_server)
     try:
