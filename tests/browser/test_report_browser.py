@@ -56,10 +56,16 @@ def test_report_notes_read_and_rate_axes_start_at_zero(
 
     # No experiment yet: the list says what an experiment is and how to start one.
     page.goto(f"{site}/admin/experiments/experiment/")
-    empty = page.locator("#sf-experiments-empty")
-    assert empty.is_visible()
-    assert "simulate_traffic --create-experiment" in empty.inner_text()
-    page.screenshot(path=str(test_output_dir / "report-empty-list-1280.png"))
+    for width, viewport in VIEWPORTS.items():
+        page.set_viewport_size(viewport)
+        empty = page.locator("#sf-experiments-empty")
+        assert empty.is_visible()
+        assert "simulate_traffic --create-experiment" in empty.inner_text()
+        assert fits_across(empty, viewport)
+        command = empty.locator("pre")
+        # the whole command in sight, none of it hidden behind a sideways scroll
+        assert command.evaluate("pre => pre.scrollWidth <= pre.clientWidth"), width
+        page.screenshot(path=str(test_output_dir / f"report-empty-list-{width}.png"))
 
     ready_photos(6, prefix="report", size=(96, 64), seed=40, title="Report")
     call_command(
@@ -68,7 +74,7 @@ def test_report_notes_read_and_rate_axes_start_at_zero(
     )  # fmt: skip
     page.goto(f"{site}/admin/experiments/experiment/")
     page.locator("#result_list a", has_text="Report").first.click()  # this experiment's report
-    page.wait_for_selector("caption.sf-note")
+    page.wait_for_selector("p.sf-note")
 
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
@@ -77,17 +83,27 @@ def test_report_notes_read_and_rate_axes_start_at_zero(
             page.screenshot(
                 path=str(test_output_dir / f"report-{width}-{scheme}.png"), full_page=True
             )
+            # wide tables scroll in their own boxes; the page itself never sideways
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), width
             notes = page.locator(".sf-note")
             assert notes.count() >= 3
             for index in range(notes.count()):
+                assert fits_across(notes.nth(index), viewport), (width, index)  # wraps to fit
                 seen = notes.nth(index).evaluate(CONTRAST)
                 assert seen["transform"] == "none", seen
                 assert seen["ratio"] >= 4.5, (scheme, width, index, seen)
-
-    for chart in ("figure.sf-daily-chart svg", "figure.sf-position-chart svg"):
-        labels = page.locator(f"{chart} text[text-anchor=end]").evaluate_all(
-            "texts => texts.map((text) => text.textContent.trim())"
-        )
-        values = [float(label) for label in labels if label.replace(".", "", 1).isdigit()]
-        assert values and min(values) == 0.0, labels  # a rate's axis starts at 0, never below
+            for chart in ("figure.sf-daily-chart svg", "figure.sf-position-chart svg"):
+                assert fits_across(page.locator(chart), viewport), (chart, width)
+                labels = page.locator(f"{chart} text[text-anchor=end]").evaluate_all(
+                    "texts => texts.map((text) => text.textContent.trim())"
+                )
+                values = [float(label) for label in labels if label.replace(".", "", 1).isdigit()]
+                # a rate's axis starts at 0, never below
+                assert values and min(values) == 0.0, (chart, width, labels)
     page.problems.assert_none()
+
+
+def fits_across(locator, viewport: dict) -> bool:
+    """The element lies within the screen's width (nothing of it to scroll sideways for)."""
+    box = locator.bounding_box()
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1

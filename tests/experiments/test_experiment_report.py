@@ -608,6 +608,6 @@ def test_report_notes_are_styled_as_text_not_as_module_headers():
     from django.contrib.staticfiles import finders
 
     css = Path(finders.find("admin-extra/experiments.css")).read_text(encoding="utf-8")
-    rule = css[css.index(".sf-report .module caption.sf-note") :].split("}")[0]
+    rule = css[css.index(".sf-report p.sf-note") :].split("}")[0]
     assert "text-transform: none" in rule
     assert "color: var(--body-fg" in rule and "background: var(--darkened-bg" in rule
