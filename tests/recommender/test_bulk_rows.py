@@ -49,10 +49,15 @@ def test_a_broken_row_fails_loudly_and_writes_nothing(photos):
     assert not Neighbour.objects.filter(run=run).exists()
 
 
-def test_deleting_a_photo_or_a_run_still_takes_its_rows(photos):
+def test_deleting_a_photo_or_a_run_and_what_readers_see(photos):
     """The rows' foreign keys carry no database constraint (the deferred checks of 60 million
-    references held a million-photo re-cluster's commit for minutes); Django's cascade is what
-    removes a deleted photo's rows, as the listed photo and as the neighbour, and a run's."""
+    references held a million-photo re-cluster's commit for minutes). Django's cascade removes a
+    deleted photo's own list and a run's rows. A deleted photo's entries in other lists stay
+    (no index on `neighbour`: it halved the rows' COPY) until their run goes; readers never
+    see them, and a photo added later does not take the deleted one's id."""
+    from recommender.selectors import precomputed_neighbours
+
+    Photo.objects.update(**Photo.public_fields())
     runs = [ClusterRun.objects.create(n_photos=4, config={}) for _ in range(2)]
     ids = [p.pk for p in photos]
     for run in runs:
@@ -60,12 +65,19 @@ def test_deleting_a_photo_or_a_run_still_takes_its_rows(photos):
             run.pk,
             [(a, b, rank, 0.5, []) for a in ids for rank, b in enumerate(set(ids) - {a}, 1)],
         )
-    photos[0].delete()
-    left = Neighbour.objects.values_list("photo_id", "neighbour_id")
-    assert len(left) == 2 * 6 and all(ids[0] not in pair for pair in left)
+    photos[-1].delete()  # the newest: SQLite would hand its id out again without AUTOINCREMENT
+    left = list(Neighbour.objects.values_list("photo_id", "neighbour_id"))
+    assert len(left) == 2 * 9 and all(photo != ids[-1] for photo, _ in left)
+    assert sum(neighbour == ids[-1] for _, neighbour in left) == 2 * 3
+    newcomer = Photo.objects.create(
+        title="new", original_filename="new.jpg", sha256="f" * 64, **Photo.public_fields()
+    )
+    assert newcomer.pk > ids[-1]
+    listed = [r.photo.pk for r in precomputed_neighbours(runs[1], photos[0], 10)]
+    assert sorted(listed) == ids[1:3]
     runs[0].delete()
     assert set(Neighbour.objects.values_list("run_id", flat=True)) == {runs[1].pk}
-    assert Neighbour.objects.count() == 6
+    assert Neighbour.objects.count() == 9
 
 
 def test_memberships_read_back_through_the_orm(photos, monkeypatch):
