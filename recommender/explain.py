@@ -11,47 +11,79 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .features.style import StyleExtractor, named
+from .features.style import StyleExtractor
 
 MAX_REASONS = 3
+_INDEX = {name: i for i, name in enumerate(StyleExtractor.feature_names)}
+
+
+#: every attribute a photo can have, most telling first: what colour it is, then its key,
+#: contrast and finish (a photo's list keeps this order)
+ATTRIBUTES = (
+    "black & white",
+    "sepia-toned",
+    "cool-toned monochrome",
+    "warm",
+    "cool",
+    "vivid colour",
+    "muted colour",
+    "low-key",
+    "high-key",
+    "punchy contrast",
+    "soft contrast",
+    "faded blacks",
+    "vignette",
+)
+
+
+def attribute_masks(vectors: np.ndarray) -> np.ndarray:
+    """(n, len(ATTRIBUTES)) booleans: the attributes of each of the style `vectors` (n, 78).
+    One pass over the matrix: a million-photo re-cluster asks for all of them twice (reasons
+    and album names), 13 s each one photo at a time."""
+    vectors = np.atleast_2d(vectors)
+
+    def feature(name: str) -> np.ndarray:  # in double precision, as the thresholds are written
+        return vectors[:, _INDEX[name]].astype(np.float64)
+
+    chroma, mean_b, warmth = feature("chroma_mean"), feature("mean_b"), feature("warmth_rb")
+    luminance, contrast = feature("luminance_mean"), feature("luminance_std")
+    mono = chroma < 2.5
+    toned = ~mono & (chroma < 12) & (feature("hue_concentration") > 0.85)
+    colour = ~mono & ~toned
+    warm = (mean_b > 14) | (warmth > 0.09)
+    vivid = chroma > 26
+    low_key, punchy = luminance < 30, contrast > 27
+    masks = {
+        "black & white": mono,
+        "sepia-toned": toned & (mean_b > 0),
+        "cool-toned monochrome": toned & ~(mean_b > 0),
+        "warm": colour & warm,
+        "cool": colour & ~warm & (mean_b < 0) & (warmth < -0.02),
+        "vivid colour": colour & vivid,
+        "muted colour": colour & ~vivid & (chroma < 11),
+        "low-key": low_key,
+        "high-key": ~low_key & (luminance > 66),
+        "punchy contrast": punchy,
+        "soft contrast": ~punchy & (contrast < 14),
+        "faded blacks": feature("black_point") > 12,
+        "vignette": feature("vignette") < -12,
+    }
+    return np.stack([masks[name] for name in ATTRIBUTES], axis=1)
+
+
+def attribute_lists(vectors: np.ndarray) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """The distinct attribute lists of the style `vectors` and each photo's: (lists, (n,)
+    index into them). A gallery has a few hundred lists, however many photos."""
+    masks = attribute_masks(vectors)
+    codes = masks.astype(np.int64) @ (1 << np.arange(len(ATTRIBUTES), dtype=np.int64))
+    distinct, which = np.unique(codes, return_inverse=True)
+    lists = [tuple(a for bit, a in enumerate(ATTRIBUTES) if code >> bit & 1) for code in distinct]
+    return lists, which.reshape(-1)
 
 
 def style_attributes(vector: np.ndarray) -> list[str]:
     """Descriptive attributes of one photo, most telling first."""
-    f = named(vector)
-    attributes: list[str] = []
-    chroma = f["chroma_mean"]
-    if chroma < 2.5:
-        attributes.append("black & white")
-    elif chroma < 12 and f["hue_concentration"] > 0.85:
-        warm_tone = f["mean_b"] > 0
-        attributes.append("sepia-toned" if warm_tone else "cool-toned monochrome")
-    else:
-        if f["mean_b"] > 14 or f["warmth_rb"] > 0.09:
-            attributes.append("warm")
-        elif f["mean_b"] < 0 and f["warmth_rb"] < -0.02:
-            attributes.append("cool")
-        if chroma > 26:
-            attributes.append("vivid colour")
-        elif chroma < 11:
-            attributes.append("muted colour")
-
-    if f["luminance_mean"] < 30:
-        attributes.append("low-key")
-    elif f["luminance_mean"] > 66:
-        attributes.append("high-key")
-    if f["luminance_std"] > 27:
-        attributes.append("punchy contrast")
-    elif f["luminance_std"] < 14:
-        attributes.append("soft contrast")
-    if f["black_point"] > 12:
-        attributes.append("faded blacks")
-    if f["vignette"] < -12:
-        attributes.append("vignette")
-    return attributes
-
-
-_INDEX = {name: i for i, name in enumerate(StyleExtractor.feature_names)}
+    return [ATTRIBUTES[i] for i in np.flatnonzero(attribute_masks(vector)[0])]
 
 
 def reasons(source: np.ndarray | None, candidate: np.ndarray | None) -> list[str]:
@@ -89,9 +121,8 @@ class PairReasons:
 
     def __init__(self, style: np.ndarray):
         self.style = style
-        kinds: dict[tuple[str, ...], int] = {}
-        self.kind = [kinds.setdefault(tuple(style_attributes(row)), len(kinds)) for row in style]
-        self.kinds = list(kinds)
+        self.kinds, which = attribute_lists(style)
+        self.kind = which.tolist()
         self._pairs: dict[tuple[int, int], list[str]] = {}
 
     def __call__(self, i: int, j: int) -> list[str]:

@@ -200,3 +200,67 @@ def test_pair_reasons_are_the_reasons_of_every_pair():
 
 
 GENERIC = {"similar tones", "similar colour palette", "similar overall style"}
+
+
+def _style(**values: float) -> np.ndarray:
+    """A style vector of middling values (no attribute) with `values` set."""
+    base = {
+        "chroma_mean": 18.0,
+        "hue_concentration": 0.5,
+        "mean_b": 5.0,
+        "warmth_rb": 0.0,
+        "luminance_mean": 50.0,
+        "luminance_std": 20.0,
+        "black_point": 5.0,
+        "vignette": 0.0,
+    }
+    vector = np.zeros(len(FEATURE_NAMES), np.float32)
+    for name, value in {**base, **values}.items():
+        vector[FEATURE_NAMES.index(name)] = value
+    return vector
+
+
+ATTRIBUTE_CASES = [
+    ({}, []),
+    ({"chroma_mean": 2.4}, ["black & white"]),
+    ({"chroma_mean": 2.5, "hue_concentration": 0.9, "mean_b": 1}, ["sepia-toned"]),
+    ({"chroma_mean": 8, "hue_concentration": 0.9, "mean_b": 0}, ["cool-toned monochrome"]),
+    ({"chroma_mean": 12, "hue_concentration": 0.9}, []),  # colour: neither toned nor muted
+    ({"chroma_mean": 10.9}, ["muted colour"]),
+    ({"mean_b": 14, "warmth_rb": 0.089}, []),
+    ({"mean_b": 14.5}, ["warm"]),
+    ({"mean_b": 15, "warmth_rb": -0.5}, ["warm"]),  # warm is asked first
+    ({"mean_b": -1, "warmth_rb": -0.03}, ["cool"]),
+    ({"mean_b": -1, "warmth_rb": -0.02}, []),
+    ({"chroma_mean": 26}, []),
+    ({"chroma_mean": 27}, ["vivid colour"]),
+    ({"luminance_mean": 30, "luminance_std": 27}, []),
+    ({"luminance_mean": 29.9, "luminance_std": 13.9}, ["low-key", "soft contrast"]),
+    ({"luminance_mean": 66.1, "luminance_std": 27.1}, ["high-key", "punchy contrast"]),
+    ({"black_point": 12.1, "vignette": -12.1}, ["faded blacks", "vignette"]),
+    (
+        {"chroma_mean": 2.0, "luminance_mean": 20, "black_point": 13},
+        ["black & white", "low-key", "faded blacks"],
+    ),
+    ({"chroma_mean": float("nan")}, []),  # an unreadable value takes no colour attribute
+]
+
+
+@pytest.mark.parametrize(("values", "expected"), ATTRIBUTE_CASES)
+def test_attributes_at_their_thresholds(values, expected):
+    assert style_attributes(_style(**values)) == expected
+
+
+def test_a_whole_gallerys_attributes_are_each_photos():
+    """A re-cluster reads every photo's attributes at once (`attribute_lists`); each must be
+    what the photo's own `style_attributes` says, in the same order."""
+    from recommender.explain import attribute_lists
+
+    cases = np.stack([_style(**values) for values, _ in ATTRIBUTE_CASES])
+    rng = np.random.default_rng(5)
+    noisy = rng.normal(20, 15, (300, len(FEATURE_NAMES))).astype(np.float32)
+    style = np.concatenate([cases, noisy])
+    lists, which = attribute_lists(style)
+    assert len(set(lists)) == len(lists) and len(which) == len(style)
+    assert [list(lists[w]) for w in which] == [style_attributes(row) for row in style]
+    assert [list(lists[w]) for w in which[: len(cases)]] == [e for _, e in ATTRIBUTE_CASES]
