@@ -10,8 +10,9 @@ from --photos) resampled with noise get the site's space (`fit_space`, default s
 the copy detector). Figures, each with issue #15's target where it has one:
 
 - **rebuild (memory)**: what a re-cluster computes, without the database: the space, the
-  neighbours (`StyleSpace.all_neighbours(20)`: exact below `graph_search.APPROXIMATE_FROM`,
-  approximate above), the clusters (automatic k) and the index file. Target at 1M: < 10 min.
+  neighbours (`StyleSpace.all_neighbours(20)`: exact below `query_index.APPROXIMATE_FROM`,
+  from the inverted-file index above), the clusters (automatic k) and the index file (the
+  inverted file too from `query_index.QUERY_INDEX_FROM`). Target at 1M: < 10 min.
   **exact s**: the exact neighbour build, up to --exact-up-to photos.
 - **rebuild (db)**, up to --db-up-to photos: `recommender.services.recluster()` on a fresh SQLite
   database holding the photos (the embedded default), neighbour rows and albums written.
@@ -103,12 +104,14 @@ def recall(space, found: np.ndarray, queries: int, seed: int) -> float:
 
 def rebuild_in_memory(features, parts, seed: int, index_path: Path) -> tuple[object, dict]:
     """The space, neighbours, clusters and index file of a re-cluster, timed."""
-    from recommender import graph_search, query_index
+    from recommender import query_index
     from recommender.clustering import cluster
 
     space, fit_s = fitted_space(features, parts, seed)
     began = time.perf_counter()
-    found, _ = space.all_neighbours(NEIGHBOURS)
+    approximate = len(space) >= query_index.APPROXIMATE_FROM
+    index = query_index.build(space.matrix) if approximate else None
+    found, _ = space.all_neighbours(NEIGHBOURS, approximate=approximate, index=index)
     neighbours_s = time.perf_counter() - began
     began = time.perf_counter()
     clusters = cluster(space.matrix, seed=seed)
@@ -116,7 +119,7 @@ def rebuild_in_memory(features, parts, seed: int, index_path: Path) -> tuple[obj
     began = time.perf_counter()
     index_path.write_bytes(space.to_bytes())
     if len(space) >= query_index.QUERY_INDEX_FROM:
-        query_index.write(query_index.build(space.matrix), _query_index_path(index_path))
+        query_index.write(index, _query_index_path(index_path))
     file_s = time.perf_counter() - began
     return space, {
         "fit_s": fit_s,
@@ -125,7 +128,7 @@ def rebuild_in_memory(features, parts, seed: int, index_path: Path) -> tuple[obj
         "k": clusters.k,
         "file_s": file_s,
         "rebuild_s": fit_s + neighbours_s + cluster_s + file_s,
-        "approximate": len(space) >= graph_search.APPROXIMATE_FROM,
+        "approximate": approximate,
         "found": found,
     }
 

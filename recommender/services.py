@@ -252,7 +252,9 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
         run.config["blocks"] = [block.name for block in space.blocks]
         laps("space")
         style = features["style"]
-        _write_neighbours(run, space, photo_ids, style, knobs.neighbours_per_photo, laps)
+        large = len(photo_ids) >= query_index.APPROXIMATE_FROM
+        searched = query_index.build(space.matrix) if large else None
+        _write_neighbours(run, space, searched, photo_ids, style, knobs.neighbours_per_photo, laps)
         clustering = cluster(
             space.matrix,
             k=fixed_k,
@@ -271,7 +273,7 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
         run.sweep = clustering.sweep_as_dicts()
         run.space_file.save(f"run-{run.pk}.npz", ContentFile(space.to_bytes()), save=False)
         if len(photo_ids) >= query_index.QUERY_INDEX_FROM:
-            _save_query_index(run, space)
+            _save_query_index(run, searched)
         laps("index file")
         run.config["seconds"] = laps.seconds
         with transaction.atomic():
@@ -300,11 +302,12 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
     return RebuildResult(run, message)
 
 
-def _save_query_index(run: ClusterRun, space) -> None:
-    """Large galleries: the inverted-file index queries search, beside the index file."""
+def _save_query_index(run: ClusterRun, index) -> None:
+    """Large galleries: the inverted-file index the neighbour build searched, beside the index
+    file, for queries."""
     with tempfile.TemporaryDirectory(prefix="stylefinder-query-index-") as folder:
         path = Path(folder) / "query.faiss"
-        query_index.write(query_index.build(space.matrix), path)
+        query_index.write(index, path)
         with path.open("rb") as handle:
             run.query_index_file.save(f"run-{run.pk}.faiss", File(handle), save=False)
 
@@ -349,9 +352,17 @@ def _fmt(value: float | None) -> str:
 
 
 def _write_neighbours(
-    run: ClusterRun, space, photo_ids: list[int], style: np.ndarray, per_photo: int, laps: _Laps
+    run: ClusterRun,
+    space,
+    index,
+    photo_ids: list[int],
+    style: np.ndarray,
+    per_photo: int,
+    laps: _Laps,
 ) -> None:
-    indices, scores = space.all_neighbours(per_photo)
+    """The run's neighbour rows; with an inverted-file `index` (large galleries) the
+    candidates come from it."""
+    indices, scores = space.all_neighbours(per_photo, approximate=index is not None, index=index)
     laps("neighbours")
     why = PairReasons(style)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import graph_search, mapped_npz, query_index
+from . import mapped_npz, query_index
 from .look_metric import LookMetric
 
 logger = logging.getLogger(__name__)
@@ -626,38 +626,42 @@ class StyleSpace:
         return [(int(self.photo_ids[r]), float(values[t])) for r, t in zip(rows, top, strict=True)]
 
     def all_neighbours(
-        self, k: int, chunk: int = 1024, approximate: bool | None = None
+        self, k: int, chunk: int = 1024, approximate: bool | None = None, index=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` other photos for every photo: (indices (n, k), scores (n, k)), best first,
         copies last when the space has a copy detector.
 
         Each row's candidates are its best `k` + `COPY_MARGIN` others by cosine: exactly (every
         photo against every other), or with `approximate` (default: from
-        `graph_search.APPROXIMATE_FROM` photos on) from an HNSW graph. Copies are looked for
-        only among the candidates (the rest cannot enter the top `k`); a row with more copies
-        than the margin there is ranked again against every photo, so the exact result is the
-        same as a full pass. The approximate build spends at most `CROWDED_COMPARISONS` on such
-        rows; the crowded rows beyond are ranked among their candidates, copies last, and
-        counted in a warning."""
+        `query_index.APPROXIMATE_FROM` photos on) from the inverted-file `index` over
+        `all_rows()` (built here when not given). Copies are looked for only among the
+        candidates (the rest cannot enter the top `k`); a row with more copies than the margin
+        there is ranked again against every photo, so the exact result is the same as a full
+        pass. The approximate build spends at most `CROWDED_COMPARISONS` on such rows; the
+        crowded rows beyond are ranked among their candidates, copies last, and counted in a
+        warning."""
         n = len(self)
         k = min(k, n - 1)
         if k <= 0:
             return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
         take = k if self.copies is None else min(k + COPY_MARGIN, n - 1)
         if approximate is None:
-            approximate = n >= graph_search.APPROXIMATE_FROM
+            approximate = n >= query_index.APPROXIMATE_FROM
         matrix = self.all_rows()
-        from_graph = graph_search.graph_candidates(matrix, take) if approximate else None
+        from_index = None
+        if approximate:
+            index = query_index.build(matrix) if index is None else index
+            from_index = query_index.others(index, matrix, take)
         indices = np.empty((n, k), np.int64)
         values = np.empty((n, k), np.float32)
         exhaustive_left = CROWDED_COMPARISONS // n if approximate else n
         left_crowded = 0
         for start in range(0, n, chunk):
             rows = np.arange(start, min(start + chunk, n))
-            if from_graph is None:
+            if from_index is None:
                 top, similarity = self._best_of_all(rows, take)
             else:
-                top = from_graph[rows]
+                top = from_index[rows]
                 similarity = np.einsum("ij,ikj->ik", matrix[rows], matrix[top])
             ranking = similarity
             if self.copies is not None:

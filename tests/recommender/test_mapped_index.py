@@ -277,6 +277,7 @@ def test_a_large_gallerys_run_keeps_a_query_index_the_web_maps(ingest, settle, m
     from tests.helpers.images import styled
 
     monkeypatch.setattr(query_index, "QUERY_INDEX_FROM", 10)  # 12 photos count as large
+    monkeypatch.setattr(query_index, "APPROXIMATE_FROM", 10)  # and the build searched the index
     gallery = two_looks(ingest, settle)
     run = ClusterRun.objects.get(is_active=True)
     assert run.query_index_file.name.endswith(".faiss")

@@ -249,7 +249,7 @@ def test_the_approximate_build_spends_a_bounded_effort_on_crowded_photos(monkeyp
 
 
 def test_approximate_neighbours_find_the_exact_ones_with_exact_scores():
-    """The graph (faiss HNSW) gives each photo its candidates; they are ranked and scored as
+    """The inverted-file index gives each photo its candidates; they are ranked and scored as
     the exact build does. `benchmarks/scale.py` measures the recall at the sizes it is for."""
     rng = np.random.default_rng(11)
     centres = rng.normal(0, 1, (40, 24))
@@ -266,26 +266,25 @@ def test_approximate_neighbours_find_the_exact_ones_with_exact_scores():
     assert (np.diff(scores, axis=1) <= 1e-6).all()
 
 
-def test_rows_the_graph_leaves_short_are_searched_exactly(monkeypatch):
-    import faiss
+def test_rows_the_index_leaves_short_are_searched_exactly():
+    from recommender import query_index
 
-    from recommender import graph_search
-
-    class Lossy(faiss.IndexHNSWFlat):
-        def search(self, rows, k):  # as if the graph had found nothing for the first rows
-            distances, found = super().search(rows, k)
-            found[:5, 3:] = -1
-            return distances, found
-
-    monkeypatch.setattr(faiss, "IndexHNSWFlat", Lossy)
     rng = np.random.default_rng(5)
     matrix = rng.normal(0, 1, (200, 8)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    candidates = graph_search.graph_candidates(matrix, 6)
-    full = matrix[:5] @ matrix.T
-    full[np.arange(5), np.arange(5)] = -np.inf
-    np.testing.assert_array_equal(candidates[:5], np.argsort(-full, axis=1)[:, :6])
-    assert (candidates >= 0).all()
+    index = query_index.build(matrix)
+
+    class Lossy:  # as if the groups searched had held too few rows for the first five
+        def search(self, rows, k):
+            distances, found = index.search(rows, k)
+            found[:5, 3:] = -1
+            return distances, found
+
+    candidates = query_index.others(Lossy(), matrix, 6)
+    full = matrix @ matrix.T
+    full[np.arange(200), np.arange(200)] = -np.inf
+    np.testing.assert_array_equal(candidates[:5], np.argsort(-full[:5], axis=1)[:, :6])
+    assert (candidates >= 0).all() and not (candidates == np.arange(200)[:, None]).any()
 
 
 def test_a_query_crowded_by_its_copies_still_lists_other_photos_first():
