@@ -251,8 +251,8 @@ class Neighbour(models.Model):
 
     The foreign keys have no database constraint: a re-cluster writes 20 rows a photo in one
     COPY, and at a million photos PostgreSQL's deferred checks of 60 million references took
-    minutes of the run's commit. Django still cascades deletions (a photo's rows, a run's rows
-    go with them), and rows are written through `bulk_rows` only.
+    minutes of the run's commit. Django cascades deletions of a photo's own list and of a run's
+    rows (see `neighbour` below for the rest), and rows are written through `bulk_rows` only.
 
     `run` has no index of its own: the unique (run, photo, rank) index starts with it, and a
     second index on 20 million rows would only slow their COPY. Nor has `neighbour`: its
