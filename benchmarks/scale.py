@@ -111,7 +111,7 @@ def rebuild_in_memory(features, parts, seed: int, index_path: Path) -> tuple[obj
     began = time.perf_counter()
     approximate = len(space) >= query_index.APPROXIMATE_FROM
     index = query_index.build(space.matrix) if approximate else None
-    found, _ = space.all_neighbours(NEIGHBOURS, approximate=approximate, index=index)
+    found, _ = space.all_neighbours(NEIGHBOURS, index=index)
     neighbours_s = time.perf_counter() - began
     began = time.perf_counter()
     clusters = cluster(space.matrix, seed=seed)

@@ -362,7 +362,7 @@ def _write_neighbours(
 ) -> None:
     """The run's neighbour rows; with an inverted-file `index` (large galleries) the
     candidates come from it."""
-    indices, scores = space.all_neighbours(per_photo, approximate=index is not None, index=index)
+    indices, scores = space.all_neighbours(per_photo, index=index)
     laps("neighbours")
     why = PairReasons(style)
 

@@ -632,8 +632,8 @@ class StyleSpace:
         copies last when the space has a copy detector.
 
         Each row's candidates are its best `k` + `COPY_MARGIN` others by cosine: exactly (every
-        photo against every other), or with `approximate` (default: from
-        `query_index.APPROXIMATE_FROM` photos on) from the inverted-file `index` over
+        photo against every other), or with `approximate` (default: when an `index` is given,
+        or from `query_index.APPROXIMATE_FROM` photos on) from the inverted-file `index` over
         `all_rows()` (built here when not given). Copies are looked for only among the
         candidates (the rest cannot enter the top `k`); a row with more copies than the margin
         there is ranked again against every photo, so the exact result is the same as a full
@@ -646,7 +646,7 @@ class StyleSpace:
             return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
         take = k if self.copies is None else min(k + COPY_MARGIN, n - 1)
         if approximate is None:
-            approximate = n >= query_index.APPROXIMATE_FROM
+            approximate = index is not None or n >= query_index.APPROXIMATE_FROM
         matrix = self.all_rows()
         from_index = None
         if approximate:
