@@ -52,6 +52,7 @@ def main() -> int:
 
     import photos.demo_gallery as demo_gallery
     from photos.models import Photo
+    from recommender.models import ClusterRun, Membership
     from recommender.selectors import similar_to_photo
 
     if args.looks:
@@ -80,7 +81,33 @@ def main() -> int:
     print(f"  same subject, other look:  {same_subject / shown:.2f}")
     for look, count in sorted(by_look_shown.items()):
         print(f"    {look:<12} same look {by_look[look] / count:.2f}")
+    print_albums(facts, ClusterRun.objects.get(is_active=True), Membership)
     return 0
+
+
+def print_albums(facts: dict, run, memberships) -> None:
+    """The active run's albums against the demo's looks."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rows = memberships.objects.filter(run=run).select_related("cluster__album")
+    looks_by_album: dict[str, Counter] = {}
+    truth, found = [], []
+    for row in rows:
+        look = facts[row.photo_id][1]
+        looks_by_album.setdefault(row.cluster.album.name, Counter())[look] += 1
+        truth.append(look)
+        found.append(row.cluster_id)
+    print(
+        f"albums: k = {run.k} (silhouette {run.silhouette:.2f}), adjusted Rand index against "
+        f"the looks {adjusted_rand_score(truth, found):.2f}"
+    )
+    sweep = ", ".join(
+        f"{point['k']}: {point['silhouette']:.2f}" for point in run.sweep if point["silhouette"]
+    )
+    print(f"  silhouette by k: {sweep}")
+    for name, looks in sorted(looks_by_album.items(), key=lambda item: -item[1].total()):
+        members = ", ".join(f"{look} {count}" for look, count in looks.most_common())
+        print(f"  {name} ({looks.total()}): {members}")
 
 
 if __name__ == "__main__":

@@ -83,11 +83,11 @@ class RecommenderSettingsForm(forms.ModelForm):
         model = RecommenderSettings
         fields = [*RECLUSTER_FIELDS, *MODE_FIELDS]
         help_texts = {
-            "cluster_count": "Number of albums (at least 2); empty = automatic: the k with the "
-            "best silhouette between k min and k max.",
+            "cluster_count": "Number of albums (at least 2); empty = automatic: the largest k "
+            "between k min and k max whose silhouette is within 10 % of the best.",
             "k_min": "Automatic k: smallest k tried (at least 2).",
             "k_max": "Automatic k: largest k tried (at least k min); empty = grows with the "
-            "gallery: √(photos / 2), between 4 and 60.",
+            "gallery: √photos, between 4 and 60.",
         }
         labels = {
             "cnn_weight": "CNN weight",
@@ -465,7 +465,10 @@ class ClusterRunAdmin(admin.ModelAdmin):
             ks = [entry.get("k") for entry in run.sweep if isinstance(entry, dict)]
             ks = [k for k in ks if k is not None]
             if ks:
-                return f"automatic: best silhouette for k = {min(ks)}…{max(ks)}"
+                return (
+                    f"automatic: the largest k = {min(ks)}…{max(ks)} within 10 % of the best "
+                    "silhouette"
+                )
             return "automatic"
         return "fixed (from the settings)" if run.k is not None else "–"
 

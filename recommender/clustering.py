@@ -9,11 +9,18 @@ Choices, so that an automatic run over 10k photos and k = 2…60 stays well unde
 cores:
 
 - **The k range grows with the gallery.** Without a `k_max`, automatic k tries up to
-  `default_k_max(n)` = √(n/2) (the usual rule of thumb for the number of clusters), at least
-  `AUTO_K_MAX_FLOOR` and at most `AUTO_K_MAX_CEILING`: 65 photos try k = 2…6, 1k photos 2…22,
-  from about 7k photos 2…60. A fixed range wasted most of a small gallery's sweep on k it could
-  not support (65 photos and k up to 20: three photos an album) and gave a large one too few.
-
+  `default_k_max(n)` = √n, at least `AUTO_K_MAX_FLOOR` and at most `AUTO_K_MAX_CEILING`: 40
+  photos try k = 2…6, 65 photos 2…8, 1k photos 2…32, from about 3.6k photos 2…60. A fixed range
+  wasted most of a small gallery's sweep on k it could not support (65 photos and k up to 20:
+  three photos an album) and gave a large one too few. √(n/2), the rule of thumb for k itself,
+  was the bound until December 2026: it stopped the demo's 40 photos in 5 looks at k = 4.
+- **The finest partition that is nearly as well separated as the best.** Automatic k is the
+  largest k whose silhouette is within `SILHOUETTE_TOLERANCE` (10 %) of the best one. The best
+  silhouette alone favours coarse splits (black & white against colour) that are barely better
+  separated than the albums a photographer would make. On the six look sets of the README
+  (`benchmarks/retrieval.py SET labels.csv --albums default`) the adjusted Rand index of the
+  albums against the looks rose from 0.38 to 0.42 on average, and the demo's 40 photos in 5
+  looks (`benchmarks/demo_similar.py`) went from 2 albums (0.22) to 5 (0.61).
 - **Silhouette** is Euclidean on the unit rows (the chord distance, sqrt(2 - 2 cos)). It orders
   pairs exactly as cosine does, and unlike the cosine "distance" it is a metric and the distance
   that k-means and Ward minimise, so the score judges the partition by the criterion that built
@@ -73,14 +80,16 @@ STABILITY_MIN_ROWS = 10
 # Independent random streams, one per purpose.
 _SILHOUETTE, _KMEANS, _WARD, _STABILITY = range(4)
 
-#: automatic k without a k_max: √(n/2) clamped to [AUTO_K_MAX_FLOOR, AUTO_K_MAX_CEILING]
+#: automatic k without a k_max: √n clamped to [AUTO_K_MAX_FLOOR, AUTO_K_MAX_CEILING]
 AUTO_K_MAX_FLOOR = 4
 AUTO_K_MAX_CEILING = 60
+#: automatic k: the largest k whose silhouette is at least (1 - this) × the best one
+SILHOUETTE_TOLERANCE = 0.10
 
 
 def default_k_max(n: int) -> int:
     """Largest k automatic k tries for `n` photos when none is set (see the module docstring)."""
-    return int(min(AUTO_K_MAX_CEILING, max(AUTO_K_MAX_FLOOR, round(math.sqrt(n / 2)))))
+    return int(min(AUTO_K_MAX_CEILING, max(AUTO_K_MAX_FLOOR, round(math.sqrt(n)))))
 
 
 @dataclass
@@ -122,8 +131,8 @@ def cluster(
 
     `k` given: that k, clamped to [1, number of distinct rows]. `k=None`: every k in
     [max(k_min, 2), min(k_max, n - 1, distinct rows)] is fitted (`k_max=None`: the larger of
-    `default_k_max(n)` and `k_min`) and the one with the best
-    silhouette wins (ties go to the smaller k; if no silhouette can be computed, the smallest k).
+    `default_k_max(n)` and `k_min`) and the largest k whose silhouette is within
+    `SILHOUETTE_TOLERANCE` of the best wins (if no silhouette can be computed, the smallest k).
     Fewer than 3 rows, or a single distinct row, give one cluster. Labels are numbered by cluster
     size, largest first. A fit that leaves a cluster empty (duplicate rows) returns fewer
     clusters than asked; `result.k` is always the number of labels used.
@@ -177,17 +186,21 @@ def _fit_and_score(
         _kmeans_fits(X, ks, seed) if algorithm == "kmeans" else _ward_fits(X, ks, _rng(seed, _WARD))
     )
     sweep: list[SweepPoint] = []
-    best_value, best_labels, chosen = -np.inf, None, 0
+    best_score, chosen_labels, chosen = -np.inf, None, 0
     for k_tried, labels in fits:
         labels = _by_size(labels)
         score = _silhouette(pairwise, labels[sample]) if pairwise is not None else None
         sweep.append(SweepPoint(k_tried, score, _wcss(X, labels)))
-        # Only a strictly better score (beyond rounding) replaces: ties keep the smaller k.
-        value = -np.inf if score is None else score
-        if best_labels is None or value > best_value + 1e-12:
-            best_value, best_labels, chosen = value, labels, len(sweep) - 1
-    assert best_labels is not None
-    labels = best_labels
+        # k rises through the sweep, so the chosen k is the best one or a later one close enough
+        # to it: one partition is kept at a time, never the whole sweep's (a million rows each).
+        if score is not None and score > best_score:
+            best_score = score
+        if chosen_labels is None or (
+            score is not None and score >= best_score - SILHOUETTE_TOLERANCE * abs(best_score)
+        ):
+            chosen_labels, chosen = labels, len(sweep) - 1
+    assert chosen_labels is not None
+    labels = chosen_labels
     if algorithm == "kmeans" and n > max(KMEANS_SWEEP_ROWS, max(ks)):
         # The sweep fitted a sample: finish the chosen k on all rows, and report that partition.
         labels = _by_size(_spherical_polish(X, labels, int(labels.max()) + 1))

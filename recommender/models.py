@@ -106,15 +106,15 @@ class RecommenderSettings(models.Model):
     cluster_count = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Number of albums. Leave empty for automatic: the k with the best silhouette "
-        "in the range below.",
+        help_text="Number of albums. Leave empty for automatic: the largest k in the range below "
+        "whose silhouette is within 10 % of the best.",
     )
     k_min = models.PositiveSmallIntegerField(default=2, help_text="Automatic k: smallest k tried.")
     k_max = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Automatic k: largest k tried. Empty: grows with the gallery (√(photos / 2), "
-        "between 4 and 60).",
+        help_text="Automatic k: largest k tried. Empty: grows with the gallery (√photos, between "
+        "4 and 60).",
     )
     look_mode = models.BooleanField(
         default=True,

@@ -110,24 +110,57 @@ def test_k_range_is_clamped_to_n():
 
 
 def test_without_k_max_the_range_grows_with_the_gallery():
-    assert [clustering.default_k_max(n) for n in (10, 65, 100, 1000, 10_000, 100_000)] == [
-        4, 6, 7, 22, 60, 60,
-    ]  # fmt: skip
+    sizes = (10, 40, 65, 100, 1000, 3600, 10_000, 100_000)
+    assert [clustering.default_k_max(n) for n in sizes] == [4, 6, 8, 10, 32, 60, 60, 60]
     rows, _ = blobs(5, n=65, dim=8)
-    assert [p.k for p in cluster(rows).sweep] == [2, 3, 4, 5, 6]
+    assert [p.k for p in cluster(rows).sweep] == list(range(2, 9))
     rows, _ = blobs(5, n=1000, dim=8)
-    assert [p.k for p in cluster(rows, stability_runs=0).sweep] == list(range(2, 23))
+    assert [p.k for p in cluster(rows, stability_runs=0).sweep] == list(range(2, 33))
     # A k_min above the grown maximum is still honoured.
-    assert [p.k for p in cluster(rows[:65], k_min=8).sweep] == [8]
+    assert [p.k for p in cluster(rows[:65], k_min=10).sweep] == [10]
 
 
-@pytest.mark.parametrize("score", [0.5, None])
-def test_ties_and_missing_silhouettes_go_to_the_smaller_k(monkeypatch, score):
-    monkeypatch.setattr(clustering, "_silhouette", lambda distances, labels: score)
+@pytest.mark.parametrize(
+    ("scores", "chosen"),
+    [
+        ({3: 0.50, 4: 0.46, 5: 0.44, 6: 0.30}, 4),  # 4 is within 10 % of the best, 5 is not
+        ({3: 0.40, 4: 0.50, 5: 0.20, 6: 0.46}, 6),  # a close k after a poor one still counts
+        ({3: 0.40, 4: 0.38, 5: 0.50, 6: 0.10}, 5),  # a later best rules out the ks before it
+        ({3: 0.50, 4: 0.50, 5: 0.50, 6: 0.50}, 6),  # ties: the finest partition
+        ({3: -0.20, 4: -0.21, 5: -0.30, 6: -0.40}, 4),  # 10 % of a negative best
+        ({3: None, 4: None, 5: None, 6: None}, 3),  # no silhouette: the smallest k
+        ({3: None, 4: 0.30, 5: None, 6: 0.20}, 4),
+    ],
+)
+def test_automatic_k_is_the_largest_k_nearly_as_well_separated_as_the_best(
+    monkeypatch, scores, chosen
+):
+    monkeypatch.setattr(
+        clustering, "_silhouette", lambda distances, labels: scores[int(labels.max()) + 1]
+    )
     rows, _ = blobs(4)
     result = cluster(rows, k_min=3, k_max=6)
-    assert result.k == 3 and result.silhouette == score
     assert [p.k for p in result.sweep] == [3, 4, 5, 6]
+    assert result.k == chosen and result.silhouette == scores[chosen]
+    assert len(np.unique(result.labels)) == chosen
+
+
+def test_automatic_k_splits_a_coarse_pair_of_groups_into_the_albums_inside_them():
+    """Two far-apart groups of four tight blobs each: the best silhouette is the coarse split
+    (k = 2), the eight blobs are nearly as well separated, and they are what automatic k
+    returns."""
+    rng = np.random.default_rng(3)
+    sides = np.eye(16)[:2] * 5.0
+    offsets = np.eye(16)[2:6]
+    centres = np.array([side + offset for side in sides for offset in offsets])
+    truth = np.repeat(np.arange(8), 10)
+    rows = centres[truth] + rng.normal(scale=0.05, size=(80, 16))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    result = cluster(rows, k_max=10)
+    by_k = {p.k: p.silhouette for p in result.sweep}
+    assert max(by_k, key=by_k.get) == 2, by_k  # what the best silhouette alone would choose
+    assert result.k == 8, by_k
+    assert adjusted_rand_score(truth, result.labels) > 0.99
 
 
 def test_silhouette_is_euclidean_on_the_rows_and_sampled_above_the_sample_size():
