@@ -45,11 +45,17 @@ DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos" / "el
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 NEIGHBOURS = 20
 CNN_BATCH = 16
-# EfficientNet-Lite0 file: 1280-d embedding + mean/std of stem_relu (32) and block2_add (24).
-FALLBACK_CNN_DIM = 1280 + 2 * (32 + 24)
+# EfficientNet-Lite0 file: 1280-d embedding, mean/std of stem_relu (32) and block2_add (24),
+# then the correlations of their channel pairs.
+FALLBACK_STATS_END = 1280 + 2 * (32 + 24)
+FALLBACK_CNN_DIM = FALLBACK_STATS_END + 32 * 31 // 2 + 24 * 23 // 2
 # Where the embedding and the style statistics sit in the CNN vector (replaced by the real
 # extractor's layout when it is available).
-CNN_PARTS = {"embedding": [0, 1280], "style_stats": [1280, FALLBACK_CNN_DIM]}
+CNN_PARTS = {
+    "embedding": [0, 1280],
+    "style_stats": [1280, FALLBACK_STATS_END],
+    "style_correlations": [FALLBACK_STATS_END, FALLBACK_CNN_DIM],
+}
 # Upload limits do not change the timing; the site's defaults (config/settings.py).
 MAX_UPLOAD_BYTES = 50_000_000
 MAX_PIXELS = 100_000_000

@@ -91,6 +91,9 @@ def split_blocks(
         blocks["cnn.style"] = cnn[:, start:stop]
         start, stop = cnn_parts["embedding"]
         blocks["cnn.content"] = cnn[:, start:stop]
+        if "style_correlations" in cnn_parts:  # not in runs of CNN vectors before version 2
+            start, stop = cnn_parts["style_correlations"]
+            blocks["cnn.correlations"] = cnn[:, start:stop]
     return blocks
 
 
@@ -121,6 +124,7 @@ def block_weights(settings: SpaceSettings) -> dict[str, float]:
     )
     weights["cnn.style"] = settings.cnn_weight
     weights["cnn.content"] = settings.content_weight
+    weights["cnn.correlations"] = 0.0  # only ever an input of the look block
     return weights
 
 

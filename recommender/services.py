@@ -25,7 +25,7 @@ from photos.storage import delete_files
 
 from . import query_index
 from .albums import match_albums
-from .blocks import cnn_layout, fit_space
+from .blocks import LOOK_BLOCK, cnn_layout, fit_space
 from .bulk_rows import insert_memberships, insert_neighbours
 from .clustering import cluster, default_k_max
 from .explain import PairReasons
@@ -250,6 +250,10 @@ def _recluster(*, k: int | None, auto: bool) -> RebuildResult:
             np.asarray(photo_ids), features, space_settings, layout, cnn_signature=signature
         )
         run.config["blocks"] = [block.name for block in space.blocks]
+        # Which shipped look metric the run used: the style features alone, or with the CNN's
+        run.config["look_inputs"] = next(
+            (list(block.sources) for block in space.blocks if block.name == LOOK_BLOCK), []
+        )
         laps("space")
         style = features["style"]
         large = len(photo_ids) >= query_index.APPROXIMATE_FROM

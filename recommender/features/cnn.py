@@ -4,8 +4,14 @@ Output vector, float32, in this order (see `CnnExtractor.blocks`):
 
 - ``embedding``: the global-average-pooled penultimate features (what the photo shows, roughly);
 - ``style_stats``: for each style layer in turn, the per-channel mean of its activations, then the
-  per-channel standard deviation (first- and second-order, Gram-style statistics of early
-  layers: colour, tone, texture — how the photo looks).
+  per-channel standard deviation (first- and second-order statistics of early layers: colour,
+  tone, texture — how the photo looks);
+- ``style_correlations``: for each style layer of at most `CORRELATION_MAX_CHANNELS` channels,
+  the correlation of every pair of its channels over the image (the upper triangle of the
+  normalised Gram matrix of style transfer, row by row): which colours and edges occur
+  together, which is what a grade changes and a scene much less. With the shared
+  EfficientNet-Lite0 these are 496 + 276 numbers; they raised the held-out strict P@10 of the
+  look metric from 0.563 to 0.583 (`benchmarks/fit_look_metric.py`, README).
 
 Configuration is passed in as a `CnnConfig` (no Django here: the site builds it from its settings in
 `recommender.extraction`, scripts from the environment with `CnnConfig.from_mapping(os.environ)`).
@@ -80,6 +86,10 @@ MODEL_SIDE = 224
 DEFAULT_MODEL = "MobileNetV2"
 DEFAULT_EMBEDDING_LAYER = "avg_pool"
 DEFAULT_FILE_STYLE_LAYERS = ("stem_relu", "block2_add")  # EfficientNet-Lite0 file: 1/2, 1/4
+#: style layers wider than this give no channel correlations (VGG16's 128 channels would be 8,128)
+CORRELATION_MAX_CHANNELS = 64
+#: below this product of two channels' spreads their correlation counts as 0
+CORRELATION_EPSILON = 1e-6
 # Early layers (1/2 and 1/4 of the input resolution, VGG: 1/1 and 1/2) of Keras applications.
 APPLICATION_STYLE_LAYERS: dict[str, tuple[str, ...]] = {
     "MobileNetV2": ("block_1_expand_relu", "block_3_expand_relu"),
@@ -302,8 +312,16 @@ class _Backbone:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
+    def stats_dim(self) -> int:
+        return 2 * sum(self.style_channels)
+
+    @property
+    def correlations_dim(self) -> int:
+        return sum(c * (c - 1) // 2 for c in self.style_channels if _correlated(c))
+
+    @property
     def dim(self) -> int:
-        return self.embedding_dim + 2 * sum(self.style_channels)
+        return self.embedding_dim + self.stats_dim + self.correlations_dim
 
     def meta(self) -> dict[str, Any]:
         """What a compiled copy needs besides the network to stand in for this backbone."""
@@ -570,10 +588,15 @@ def _wrap(
 
     ops = keras.ops
     parts = [ops.mean(embedding, axis=(1, 2)) if len(embedding.shape) == 4 else embedding]
+    correlations = []
     for activations in style_outputs:
         mean = ops.mean(activations, axis=(1, 2))
         centred = activations - ops.expand_dims(ops.expand_dims(mean, 1), 1)
-        parts += [mean, ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))]
+        std = ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2)))
+        parts += [mean, std]
+        if _correlated(int(activations.shape[-1])):
+            correlations.append(_channel_correlations(ops, centred, std))
+    parts += correlations
     vector_model = keras.Model(
         model.inputs[0], ops.concatenate(parts, axis=-1), name="stylefinder_cnn"
     )
@@ -594,9 +617,13 @@ def _wrap(
         f"{source}: {side}x{side} input, embedding {embedding_layer!r} "
         f"({embedding.shape[-1]}), style statistics of {', '.join(style_layers) or 'no layers'}"
     )
-    signature = f"{model_name}|{side}|{embedding_layer}:{embedding.shape[-1]}|" + ",".join(
-        f"{layer}:{int(out.shape[-1])}"
-        for layer, out in zip(style_layers, style_outputs, strict=True)
+    signature = (
+        f"{model_name}|{side}|{embedding_layer}:{embedding.shape[-1]}|"
+        + ",".join(
+            f"{layer}:{int(out.shape[-1])}"
+            for layer, out in zip(style_layers, style_outputs, strict=True)
+        )
+        + "|correlations"
     )
     return _Backbone(
         description=description,
@@ -608,6 +635,24 @@ def _wrap(
         style_channels=tuple(int(output.shape[-1]) for output in style_outputs),
         compile=lambda: compiled_cnn.convert(keras, vector_model, side, preprocess),
     )
+
+
+def _correlated(channels: int) -> bool:
+    """Does a style layer of this width contribute channel correlations?"""
+    return channels <= CORRELATION_MAX_CHANNELS
+
+
+def _channel_correlations(ops: Any, centred: Any, std: Any) -> Any:
+    """(batch, c·(c−1)/2): the correlation of each pair of channels of a centred (batch, h, w,
+    c) feature map over its positions, upper triangle row by row. A channel that is constant
+    over the image (a ReLU that never fires) correlates 0 with every other."""
+    _, height, width, channels = centred.shape
+    rows = ops.reshape(centred, (-1, height * width, channels))
+    covariance = ops.matmul(ops.transpose(rows, (0, 2, 1)), rows) / float(height * width)
+    spread = ops.expand_dims(std, 2) * ops.expand_dims(std, 1)
+    correlation = covariance / ops.maximum(spread, CORRELATION_EPSILON)
+    upper = np.flatnonzero(np.triu(np.ones((channels, channels), bool), k=1))
+    return ops.take(ops.reshape(correlation, (-1, channels * channels)), upper, axis=1)
 
 
 # One loaded model (or the reason it cannot be loaded) per model configuration, per process.
@@ -654,10 +699,11 @@ def _to_array(image: Image.Image, side: int) -> np.ndarray:
 
 
 class CnnExtractor(FeatureExtractor):
-    """Pretrained CNN features: pooled embedding + channel mean/std of early layers."""
+    """Pretrained CNN features: pooled embedding, channel mean/std and channel correlations of
+    early layers."""
 
     name = "cnn"
-    version = 1
+    version = 2  # 2: channel correlations (December 2026); older vectors are re-extracted
     # Callers decode JPEGs (draft mode) to about this longest side, shared with the style
     # extractor so one decode serves both; the whole image is then resized to 224x224.
     input_side = 256
@@ -692,9 +738,11 @@ class CnnExtractor(FeatureExtractor):
     def blocks(self) -> dict[str, slice]:
         """Parts of the vector, for the index to weight/reduce separately."""
         backbone = self._backbone()
+        stats_end = backbone.embedding_dim + backbone.stats_dim
         return {
             "embedding": slice(0, backbone.embedding_dim),
-            "style_stats": slice(backbone.embedding_dim, backbone.dim),
+            "style_stats": slice(backbone.embedding_dim, stats_end),
+            "style_correlations": slice(stats_end, backbone.dim),
         }
 
     # -- extraction --

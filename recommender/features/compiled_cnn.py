@@ -38,7 +38,7 @@ from .native_output import filtered_stderr, silenced_stdout
 logger = logging.getLogger(__name__)
 
 #: Bumped when the way a copy is built or described changes: older copies are then ignored.
-FORMAT = 1
+FORMAT = 2  # 2: the vector holds the style layers' channel correlations
 RUNTIME_PACKAGE = "ai-edge-litert"
 CONVERTER_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras")
 # What LiteRT prints when it opens a model, whatever the log level: not for a user to act on.

@@ -32,7 +32,9 @@ from tests.helpers.shared_photos import IMAGENET_LABELS, LITE0_MODEL, require
 
 REPO = Path(__file__).resolve().parents[2]
 LITE0 = LITE0_MODEL
-LITE0_DIM = 1280 + 2 * (32 + 24)  # avg_pool + mean/std of stem_relu (32) and block2_add (24)
+# avg_pool, mean/std of stem_relu (32 channels) and block2_add (24), then their channel pairs
+LITE0_STATS_END = 1280 + 2 * (32 + 24)
+LITE0_DIM = LITE0_STATS_END + 32 * 31 // 2 + 24 * 23 // 2
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
 
@@ -138,9 +140,39 @@ def test_bad_setting_is_reported_as_unavailable(settings, db):
 
 def test_dim_and_blocks(lite0):
     assert lite0.dim == LITE0_DIM
-    assert lite0.blocks == {"embedding": slice(0, 1280), "style_stats": slice(1280, LITE0_DIM)}
+    assert lite0.blocks == {
+        "embedding": slice(0, 1280),
+        "style_stats": slice(1280, LITE0_STATS_END),
+        "style_correlations": slice(LITE0_STATS_END, LITE0_DIM),
+    }
     assert "stem_relu, block2_add" in lite0.description
-    assert (lite0.name, lite0.version) == ("cnn", 1)
+    assert lite0.signature.endswith("stem_relu:32,block2_add:24|correlations")
+    assert (lite0.name, lite0.version) == ("cnn", 2)
+
+
+def test_channel_correlations_are_those_of_the_layers_activations(lite0, cat):
+    """The vector's correlations, recomputed in numpy from the two style layers' activations
+    of the same input: every pair of channels, upper triangle row by row, 0 for a channel that
+    never varies."""
+    import keras
+
+    model = keras.models.load_model(LITE0, compile=False)
+    layers = keras.Model(
+        model.inputs[0], [model.get_layer(name).output for name in ("stem_relu", "block2_add")]
+    )
+    batch = np.asarray(cat.convert("RGB").resize((224, 224), Image.Resampling.BILINEAR))
+    expected = []
+    for activations in layers(batch[None].astype(np.float32), training=False):
+        rows = np.asarray(activations, np.float64).reshape(-1, activations.shape[-1])
+        centred = rows - rows.mean(axis=0)
+        spread = np.sqrt((centred**2).mean(axis=0))
+        correlation = (centred.T @ centred / len(rows)) / np.maximum(np.outer(spread, spread), 1e-6)
+        expected.append(correlation[np.triu_indices(rows.shape[1], k=1)])
+    found = lite0.extract(cat)[lite0.blocks["style_correlations"]]
+    np.testing.assert_allclose(found, np.concatenate(expected), atol=2e-3)
+    assert np.abs(found).max() <= 1.0 + 1e-4 and np.abs(found).max() > 0.5
+    flat = lite0.extract(Image.new("RGB", (256, 256), (128, 128, 128)))
+    assert np.isfinite(flat).all()
 
 
 def test_extract_returns_finite_float32_vector(lite0, cat):

@@ -35,20 +35,45 @@ def test_processing_stores_cnn_vectors_and_the_index_uses_them(with_cnn, ingest)
     photos = [ingest(jpeg(i, grey=i % 2 == 0)) for i in range(6)]
     assert all(p.status == Photo.Status.READY for p in photos), [p.error for p in photos]
     vector = FeatureVector.objects.get(photo=photos[0], extractor="cnn")
-    assert vector.dim == 1280 + 2 * (32 + 24)
+    assert vector.dim == 1280 + 2 * (32 + 24) + 32 * 31 // 2 + 24 * 23 // 2
     assert np.isfinite(vector.array).all()
 
     run = recluster().run
     assert run.config["features"] == ["cnn", "style"]
-    assert run.config["cnn_layout"] == {"embedding": [0, 1280], "style_stats": [1280, 1392]}
-    # The look block reads the style features and the CNN's statistics (the shipped metric was
-    # fitted on this CNN); the content embedding is the small second weight.
+    assert run.config["cnn_layout"] == {
+        "embedding": [0, 1280],
+        "style_stats": [1280, 1392],
+        "style_correlations": [1392, 2164],
+    }
+    # The look block reads the style features and the CNN's statistics and correlations (the
+    # shipped metric was fitted on this CNN); the content embedding is the small second weight.
     assert run.config["blocks"] == ["cnn.content", "look"]
+    assert run.config["look_inputs"] == ["style", "cnn.style", "cnn.correlations"]
     assert run.config["cnn_signature"].startswith("efficientnet_lite0_imagenet.keras|224|")
-    assert "cnn@1" in run.config["extractors"]
+    assert "cnn@2" in run.config["extractors"]
     assert len(similar_to_photo(photos[0], k=3)) == 3
     results = similar_to_image(Image.open(jpeg(40, grey=True)), k=3)
     assert len(results) == 3
+
+
+def test_a_gallery_of_older_cnn_vectors_is_re_extracted_by_the_next_re_cluster(with_cnn, ingest):
+    """Vectors of CNN version 1 (no channel correlations) are replaced at the next re-cluster,
+    so an upgraded gallery gets the metric over the correlations without re-uploading."""
+    photos = [ingest(jpeg(i, grey=i % 2 == 0)) for i in range(4)]
+    current = {v.photo_id: v.array.copy() for v in FeatureVector.objects.filter(extractor="cnn")}
+    for vector in FeatureVector.objects.filter(extractor="cnn"):
+        old = vector.array[:1392]  # what version 1 stored: embedding and statistics
+        vector.version, vector.dim, vector.data = 1, len(old), FeatureVector.encode(old)
+        vector.save()
+
+    run = recluster().run
+    assert run.n_photos == 4
+    assert run.config["look_inputs"] == ["style", "cnn.style", "cnn.correlations"]
+    vectors = FeatureVector.objects.filter(extractor="cnn")
+    assert sorted(v.version for v in vectors) == [2, 2, 2, 2]  # the old rows are gone
+    for vector in vectors:
+        np.testing.assert_allclose(vector.array, current[vector.photo_id], atol=1e-4)
+    assert {p.pk for p in photos} == {v.photo_id for v in vectors}
 
 
 def test_without_weights_photos_are_processed_on_style_alone(settings, ingest):

@@ -47,6 +47,7 @@ def test_the_writer_rebuilds_the_index_and_a_read_only_reads_it(gallery):
         "copy_threshold": SpaceSettings().copy_threshold,
     }
     assert run.config["blocks"] == ["look"]  # no CNN here: the style-only look metric
+    assert run.config["look_inputs"] == ["style"]
 
 
 def test_neighbours_share_the_style_and_exclude_the_photo(gallery):

@@ -72,6 +72,74 @@ def test_a_metric_survives_its_file_format():
     )
 
 
+def wide_edits(n_photos: int = 12, seed: int = 0, width: int = 40):
+    """`edits` whose look columns are replaced by a wide input: the look (and a little scene)
+    spread over `width` correlated, noisy columns, like the CNN's channel correlations."""
+    rng = np.random.default_rng(seed)
+    base, looks, photos = edits(n_photos, 6, seed)
+    wide = (
+        base[:, :4] @ rng.normal(0, 1, (4, width))
+        + base[:, 4:] @ rng.normal(0, 0.1, (12, width))
+        + rng.normal(0, 0.5, (len(base), width))
+    )
+    wide /= np.abs(wide - wide.mean(axis=0)).max()  # within ±1, as correlations are
+    return np.concatenate([base[:, 4:], wide], axis=1), looks, photos
+
+
+def test_a_reduced_input_is_fitted_through_its_principal_components():
+    """`reduce` gives the same metric as fitting on the input's principal components by hand
+    (whatever the signs of the eigenvectors: compared through the similarities it yields), and
+    the fitted metric still reads the raw columns."""
+    from sklearn.decomposition import PCA
+
+    vectors, looks, photos = wide_edits()
+    train, test = photos < 8, photos >= 8
+    reduced = fit_look_metric(
+        vectors[train],
+        looks[train],
+        photos[train],
+        inputs=("scene", "wide"),
+        input_dims=(12, 40),
+        dims=4,
+        reduce={"wide": 6},
+    )
+    assert reduced.projection.shape == (52, 4) and reduced.input_dims == (12, 40)
+    # The wide columns enter through their 6 principal axes only.
+    wide_rows = reduced.projection[12:]
+    pca = PCA(6, whiten=True).fit(vectors[train, 12:])
+    residual = wide_rows - pca.components_.T @ np.linalg.lstsq(pca.components_.T, wide_rows)[0]
+    assert np.abs(residual).max() < 1e-8 * np.abs(wide_rows).max()
+
+    by_hand_rows = np.concatenate([vectors[:, :12], pca.transform(vectors[:, 12:])], axis=1)
+    by_hand = fit_look_metric(
+        by_hand_rows[train], looks[train], photos[train], inputs=("x",), input_dims=(18,), dims=4
+    )
+
+    def similarities(projected: np.ndarray) -> np.ndarray:
+        centred = projected - projected.mean(axis=0)
+        return centred @ centred.T
+
+    np.testing.assert_allclose(
+        similarities(reduced.project(vectors[test])),
+        similarities(by_hand.project(by_hand_rows[test])),
+        rtol=1e-6,
+        atol=1e-6 * np.abs(similarities(reduced.project(vectors[test]))).max(),
+    )
+
+
+def test_reduce_must_name_an_input():
+    vectors, looks, photos = wide_edits(4)
+    with pytest.raises(ValueError, match="does not read.*'colour'"):
+        fit_look_metric(
+            vectors,
+            looks,
+            photos,
+            inputs=("scene", "wide"),
+            input_dims=(12, 40),
+            reduce={"colour": 3},
+        )
+
+
 def test_fit_refuses_vectors_that_do_not_match_the_inputs():
     vectors, looks, photos = edits(5, 2)
     with pytest.raises(ValueError, match="16 columns"):
@@ -85,9 +153,14 @@ def test_the_shipped_metrics_read_the_current_features():
     assert style_only.inputs == ("style",)
     assert style_only.input_dims == (len(FEATURE_NAMES),)
     assert style_only.cnn_signature is None
-    assert with_cnn.inputs == ("style", "cnn.style")
-    assert with_cnn.input_dims[0] == len(FEATURE_NAMES)
-    assert with_cnn.cnn_signature  # applies only to the CNN it was fitted on
+    assert with_cnn.inputs == ("style", "cnn.style", "cnn.correlations")
+    assert with_cnn.input_dims == (len(FEATURE_NAMES), 2 * (32 + 24), 32 * 31 // 2 + 24 * 23 // 2)
+    # Fitted on the shared EfficientNet-Lite0's vectors as `CnnExtractor` makes them now
+    # (tests/recommender/test_cnn.py checks that signature against the loaded model).
+    assert with_cnn.cnn_signature == (
+        "efficientnet_lite0_imagenet.keras|224|avg_pool:1280|stem_relu:32,block2_add:24"
+        "|correlations"
+    )
     for metric in (style_only, with_cnn):
         assert np.isfinite(metric.projection).all() and metric.dims >= 8
 
@@ -95,16 +168,27 @@ def test_the_shipped_metrics_read_the_current_features():
 def test_a_cnn_metric_is_not_used_for_another_cnn():
     rng = np.random.default_rng(1)
     with_cnn = shipped_metric(STYLE_CNN_METRIC)
-    stats = with_cnn.input_dims[1]
+    _, stats, correlations = with_cnn.input_dims
+    end = 10 + stats + correlations
     blocks = split_blocks(
-        {"style": rng.random((3, len(FEATURE_NAMES))), "cnn": rng.random((3, 10 + stats))},
-        {"embedding": [0, 10], "style_stats": [10, 10 + stats]},
+        {"style": rng.random((3, len(FEATURE_NAMES))), "cnn": rng.random((3, end))},
+        {
+            "embedding": [0, 10],
+            "style_stats": [10, 10 + stats],
+            "style_correlations": [10 + stats, end],
+        },
     )
     assert look_metric_for(blocks, with_cnn.cnn_signature) is with_cnn
     assert look_metric_for(blocks, "another model|224|avg_pool:1280|x:1") is shipped_metric(
         STYLE_METRIC
     )
     assert look_metric_for({"cnn.style": blocks["cnn.style"]}, None) is None
+    # Vectors of the CNN before its correlations (version 1, until re-extracted): style alone.
+    before = split_blocks(
+        {"style": blocks["style"], "cnn": rng.random((3, 10 + stats))},
+        {"embedding": [0, 10], "style_stats": [10, 10 + stats]},
+    )
+    assert look_metric_for(before, with_cnn.cnn_signature) is shipped_metric(STYLE_METRIC)
 
 
 def test_the_look_block_is_stored_with_its_inputs_and_embeds_queries_alike():
