@@ -20,6 +20,7 @@ from photos.models import Photo, Rendition
 
 from . import services
 from .charts import line_chart_svg, sweep_series
+from .clustering import SILHOUETTE_TOLERANCE
 from .extraction import extractor_availability
 from .features import KNOWN_EXTRACTORS
 from .models import Album, Cluster, ClusterRun, Membership, RecommenderSettings
@@ -84,7 +85,8 @@ class RecommenderSettingsForm(forms.ModelForm):
         fields = [*RECLUSTER_FIELDS, *MODE_FIELDS]
         help_texts = {
             "cluster_count": "Number of albums (at least 2); empty = automatic: the largest k "
-            "between k min and k max whose silhouette is within 10 % of the best.",
+            f"between k min and k max whose silhouette is within {SILHOUETTE_TOLERANCE:.0%} of "
+            "the best.",
             "k_min": "Automatic k: smallest k tried (at least 2).",
             "k_max": "Automatic k: largest k tried (at least k min); empty = grows with the "
             "gallery: √photos, between 4 and 60.",
@@ -466,8 +468,8 @@ class ClusterRunAdmin(admin.ModelAdmin):
             ks = [k for k in ks if k is not None]
             if ks:
                 return (
-                    f"automatic: the largest k = {min(ks)}…{max(ks)} within 10 % of the best "
-                    "silhouette"
+                    f"automatic: the largest k in {min(ks)}…{max(ks)} whose silhouette is within "
+                    f"{SILHOUETTE_TOLERANCE:.0%} of the best"
                 )
             return "automatic"
         return "fixed (from the settings)" if run.k is not None else "–"
